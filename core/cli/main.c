@@ -1,0 +1,122 @@
+/* litepred: entry point and verb dispatch. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const lp_verb verbs[] = {
+    {"plugins", "list loaded plugins: kind, name, summary, file", lp_cli_plugins},
+    {"help", "show a plugin's options (litepred help KIND/NAME) or a verb's usage", lp_cli_help},
+    {"check", "validate config files (platforms, pipelines, spaces, models)", lp_cli_check},
+    {"store", "inspect a measurement store: stats, export", lp_cli_store},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: litepred [--plugin-path DIRS] [--quiet] VERB [ARGS...]\n"
+            "\n"
+            "Predicts neural-network latency per platform from per-kernel predictors.\n"
+            "\n"
+            "verbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f,
+            "\n"
+            "global options (anywhere on the line):\n"
+            "  --plugin-path DIRS  colon-separated plugin directories searched first\n"
+            "  --quiet             no progress output\n"
+            "  -h, --help          this text; `litepred VERB --help` for a verb\n"
+            "\n"
+            "plugins are searched in --plugin-path, then $LITEPRED_PLUGIN_PATH, then\n"
+            "%s\n",
+            lp_install_plugin_dir());
+}
+
+lp_registry *lp_cli_registry(lp_cli *cli)
+{
+    if (cli->reg)
+        return cli->reg;
+    lp_err err = {0};
+    if (lp_registry_open_default(&cli->reg, cli->plugin_path, &err) < 0) {
+        fprintf(stderr, "litepred: %s\n", err.msg);
+        cli->reg = NULL;
+    }
+    return cli->reg;
+}
+
+int lp_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+int lp_cli_usage_error(const char *verb, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "litepred %s: ", verb);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(try `litepred %s --help`)\n", verb);
+    return LP_EXIT_USAGE;
+}
+
+int lp_cli_fail(const lp_err *err)
+{
+    fprintf(stderr, "litepred: %s\n", err->msg[0] ? err->msg : lp_strerror(err->code));
+    return LP_EXIT_FAIL;
+}
+
+/* Global options may appear anywhere; they are removed from argv. */
+static int take_globals(lp_cli *cli, int *argc, char **argv)
+{
+    int out = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--plugin-path")) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "litepred: --plugin-path needs a value\n");
+                return -1;
+            }
+            cli->plugin_path = argv[++i];
+        } else if (!strncmp(argv[i], "--plugin-path=", 14)) {
+            cli->plugin_path = argv[i] + 14;
+        } else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+            cli->quiet = 1;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    lp_cli cli = {0};
+    if (take_globals(&cli, &argc, argv) < 0)
+        return LP_EXIT_USAGE;
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? LP_EXIT_USAGE : LP_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("litepred %s\n", LP_VERSION);
+        return LP_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (!strcmp(argv[1], verbs[i].name)) {
+            int rc = verbs[i].run(&cli, argc - 1, argv + 1);
+            lp_registry_close(cli.reg);
+            return rc;
+        }
+    }
+    fprintf(stderr, "litepred: unknown verb '%s'\n\n", argv[1]);
+    usage(stderr);
+    return LP_EXIT_USAGE;
+}
