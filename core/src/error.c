@@ -27,7 +27,9 @@ int lp_err_prefix(lp_err *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* A message that no longer fits is cut at the end: the context comes first. */
+    if (snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old) >= (int)sizeof err->msg)
+        err->msg[sizeof err->msg - 1] = '\0';
     return err->code;
 }
 

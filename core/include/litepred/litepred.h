@@ -67,6 +67,8 @@ typedef struct lp_diag {
 /** Appends a problem at node's position in file (node may be NULL: line 1). */
 void lp_diag_add(lp_diag *d, const char *file, const lp_ynode *node, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/** Appends a problem whose message already carries its position. */
+void lp_diag_add_raw(lp_diag *d, const char *msg);
 /** Prints every problem, one per line. */
 void lp_diag_print(const lp_diag *d, FILE *f);
 /** Frees the messages and empties the list. */
@@ -143,6 +145,41 @@ int lp_instance_create_kv(const lp_plugin *p, const char *kv, lp_instance **out,
 void lp_instance_destroy(lp_instance *inst);
 /** The kind-specific ops of an instance's plugin. */
 const void *lp_instance_ops(const lp_instance *inst);
+
+/* ---- platforms ------------------------------------------------------- */
+
+/** Timing-harness settings of a platform (the `harness:` mapping). */
+typedef struct lp_harness_opts {
+    int64_t warmup;     /**< untimed runs before timing */
+    int64_t min_runs;   /**< timed runs before the stability test may stop */
+    int64_t max_runs;   /**< cap on timed runs */
+    double max_seconds; /**< cap on timed seconds per measurement */
+    double ci;          /**< stop when the 95% CI half-width of the median is within this fraction */
+    int64_t cpu;        /**< CPU to pin the measuring thread to; -1: no pinning */
+    int64_t background; /**< busy threads running beside the measurement (contention platforms) */
+    int64_t launches;   /**< process launches whose medians are pooled (multi-thread platforms) */
+} lp_harness_opts;
+
+/** Option table of lp_harness_opts (drives defaults, validation and help). */
+extern const lp_option lp_harness_options[];
+
+/** A platform: an engine instance with its settings, plus harness settings. */
+typedef struct lp_platform {
+    char *name;            /**< the `platform:` value (equals the file's stem) */
+    char *summary;         /**< optional one line */
+    char *path;            /**< file it came from */
+    lp_instance *engine;   /**< engine instance, options applied and initialised */
+    char *engine_options;  /**< canonical "k=v,k=v" of every engine option, for the store */
+    lp_harness_opts harness; /**< timing settings */
+} lp_platform;
+
+/** Loads and validates a platform file; every problem goes to diag (LP_EINVAL when any). */
+int lp_platform_load(const lp_registry *reg, const char *path, lp_platform **out, lp_diag *diag,
+                     lp_err *err);
+/** Frees a platform and its engine instance. */
+void lp_platform_free(lp_platform *p);
+/** Canonical "k=v,k=v" of every option of an instance (all options, defaults included); malloc'd. */
+char *lp_instance_options_str(const lp_instance *inst);
 
 /* ---- config files ---------------------------------------------------- */
 

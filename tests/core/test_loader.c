@@ -1,0 +1,142 @@
+/* Loader tests: deliberately broken plugins, each with its exact error. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_test.h"
+
+#define FIX LP_TEST_FIXTURE_PLUGIN_DIR
+
+static int open_dir(const char *dir, lp_registry **reg, lp_err *err)
+{
+    char *dirs[] = {(char *)dir};
+    return lp_registry_open(reg, dirs, 1, err);
+}
+
+Test(loader, good_plugins_load_sorted_with_paths)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/good", &reg, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_registry_count(reg), 2);
+    const lp_plugin *p = lp_registry_at(reg, 0);
+    cr_assert_str_eq(lp_plugin_descriptor(p)->name, "optdemo");
+    cr_assert_str_eq(lp_plugin_path(p), FIX "/good/optdemo.so");
+    cr_assert_str_eq(lp_plugin_descriptor(lp_registry_at(reg, 1))->name, "reqdemo");
+    cr_assert_eq(lp_registry_find(reg, LP_KIND_KERNEL, "optdemo"), p);
+    cr_assert_null(lp_registry_find(reg, LP_KIND_ENGINE, "optdemo"));
+    char names[128];
+    cr_assert_str_eq(lp_registry_names(reg, LP_KIND_KERNEL, names, sizeof names), "optdemo, reqdemo");
+    cr_assert_str_eq(lp_registry_names(reg, LP_KIND_ENGINE, names, sizeof names), "none");
+    lp_registry_close(reg);
+}
+
+Test(loader, missing_entry_symbol)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/noentry", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/noentry/noentry.so: no entry symbol 'lp_plugin_entry' "
+                              "(not a litepred plugin)");
+    cr_assert_null(reg);
+}
+
+Test(loader, wrong_abi_major)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/abimajor", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/abimajor/abimajor.so: plugin ABI 2.0 is incompatible with core ABI 1.0");
+}
+
+Test(loader, newer_abi_minor)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/abiminor", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/abiminor/abiminor.so: plugin ABI 1.1 is incompatible with core ABI 1.0");
+}
+
+Test(loader, duplicate_kind_and_name_names_both_files)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/duplicate", &reg, &err), LP_EEXIST);
+    cr_assert_str_eq(err.msg, "duplicate kernel plugin 'dup': " FIX "/duplicate/dup-a.so and " FIX
+                              "/duplicate/dup-b.so");
+}
+
+Test(loader, failing_init_carries_the_plugin_message)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/initfail", &reg, &err), LP_EPLUGIN);
+    cr_assert_str_eq(err.msg, FIX "/initfail/initfail.so: kernel plugin 'initfail' init failed: "
+                              "libimaginary.so.3: not found");
+}
+
+Test(loader, bad_option_table_is_rejected_at_load)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/badopts", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/badopts/badopts.so: bad option table: option 'level' default 99 "
+                              "is outside [0, 10]");
+}
+
+Test(loader, file_that_is_not_a_shared_object)
+{
+    char *dir = lp_test_tmpdir();
+    free(lp_test_write(dir, "garbage.so", "this is not an ELF file\n"));
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(dir, &reg, &err), LP_EABI);
+    char *want = NULL;
+    cr_assert_geq(asprintf(&want, "%s/garbage.so: cannot load: ", dir), 0);
+    cr_assert(strncmp(err.msg, want, strlen(want)) == 0, "got: %s", err.msg);
+    free(want);
+    lp_test_rmtree(dir);
+    free(dir);
+}
+
+Test(loader, same_directory_twice_is_not_a_duplicate)
+{
+    char *dirs[] = {(char *)FIX "/good", (char *)FIX "/../plugins/good"};
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(lp_registry_open(&reg, dirs, 2, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_registry_count(reg), 2);
+    lp_registry_close(reg);
+}
+
+Test(loader, search_path_order_and_missing_dirs)
+{
+    char **dirs = NULL;
+    size_t n = 0;
+    lp_err err = {0};
+    setenv("LITEPRED_PLUGIN_PATH", FIX "/good:" FIX "/duplicate", 1);
+    cr_assert_eq(lp_plugin_search_path(FIX "/initfail", &dirs, &n, &err), 0, "%s", err.msg);
+    cr_assert_geq(n, 3);
+    cr_assert_str_eq(dirs[0], FIX "/initfail");
+    cr_assert_str_eq(dirs[1], FIX "/good");
+    cr_assert_str_eq(dirs[2], FIX "/duplicate");
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_neq(dirs[i], ".", "the current directory is never searched");
+    lp_strv_free(dirs, n);
+    cr_assert_eq(lp_plugin_search_path("/nonexistent/plugins", &dirs, &n, &err), LP_ENOTFOUND);
+    cr_assert_str_eq(err.msg, "plugin directory '/nonexistent/plugins' (from --plugin-path) does not exist");
+    setenv("LITEPRED_PLUGIN_PATH", "/also/missing", 1);
+    cr_assert_eq(lp_plugin_search_path(NULL, &dirs, &n, &err), LP_ENOTFOUND);
+    cr_assert_str_eq(err.msg, "plugin directory '/also/missing' (from LITEPRED_PLUGIN_PATH) does not exist");
+    unsetenv("LITEPRED_PLUGIN_PATH");
+}
+
+Test(loader, cli_reports_load_errors_with_exit_1)
+{
+    char *out = NULL;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --plugin-path %s plugins", LP_TEST_CLI, FIX "/abimajor");
+    cr_assert_eq(lp_test_run(cmd, &out), 1);
+    cr_assert(strstr(out, "plugin ABI 2.0 is incompatible with core ABI 1.0"), "%s", out);
+    free(out);
+}
