@@ -35,5 +35,6 @@ int lp_cli_plugins(lp_cli *cli, int argc, char **argv);
 int lp_cli_help(lp_cli *cli, int argc, char **argv);
 int lp_cli_check(lp_cli *cli, int argc, char **argv);
 int lp_cli_store(lp_cli *cli, int argc, char **argv);
+int lp_cli_measure(lp_cli *cli, int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const lp_verb verbs[] = {
     {"help", "show a plugin's options (litepred help KIND/NAME) or a verb's usage", lp_cli_help},
     {"check", "validate config files (platforms, pipelines, spaces, models)", lp_cli_check},
     {"store", "inspect a measurement store: stats, export", lp_cli_store},
+    {"measure", "measure kernels or whole models on a platform into the store", lp_cli_measure},
 };
 
 static void usage(FILE *f)

@@ -201,6 +201,13 @@ void lp_progress_end(lp_progress *p);
 
 /* ---- misc --------------------------------------------------------- */
 
+/** The configs directory (platforms/, pipelines/, spaces/, models/): $LITEPRED_CONFIG_DIR,
+ *  else <exe dir>/../share/litepred/configs when installed, else the source tree's configs/. */
+const char *lp_config_dir(void);
+/** Resolves a platform argument: a path (contains '/' or ends in .yaml) as is, else
+ *  <config dir>/platforms/NAME.yaml. Returns a malloc'd path, or NULL with err set. */
+char *lp_platform_path(const char *arg, lp_err *err);
+
 /** Monotonic clock in nanoseconds. */
 uint64_t lp_now_ns(void);
 
