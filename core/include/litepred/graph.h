@@ -85,12 +85,12 @@ typedef struct lp_node {
         struct { int kh, kw, sh, sw, groups; lp_act act; } conv; /**< same padding: out = ceil(in / s) */
         struct { lp_act act; } dense;                             /**< bias when n_in == 3 */
         struct { int trans_b; float alpha; } matmul;              /**< batched over the first axis */
-        struct { lp_pool_kind kind; int k, s; } pool;             /**< same padding, ceil mode */
+        struct { lp_pool_kind kind; int k, s; } pool;             /**< same padding, ceil mode; k = s = 0 for global */
         struct { lp_act act; } act;                               /**< standalone activation */
         struct { lp_act act; } add;                               /**< fused act after the add */
         struct { float eps; } layernorm;                          /**< epsilon */
         struct { int axis; } concat;                              /**< concat axis */
-        struct { int perm[LP_MAX_RANK]; } transpose;              /**< out axis i = in axis perm[i] */
+        struct { int perm[LP_MAX_RANK]; } transpose;              /**< out axis i = in axis perm[i]; perm[i] = i past the rank */
         struct { int axis; int64_t start, len; } slice;           /**< slice window */
     } p;                                                          /**< parameters of prim */
 } lp_node;
@@ -120,6 +120,12 @@ lp_shape lp_shape_make(int rank, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 int lp_shape_equal(const lp_shape *a, const lp_shape *b);
 /** Formats a shape as "1x56x56x32" into buf; returns buf. */
 char *lp_shape_str(const lp_shape *s, char *buf, size_t size);
+/** The NHWC activation shape [1, h, w, c] of spatial kernels. */
+lp_shape lp_shape_nhwc(int64_t h, int64_t w, int64_t c);
+/** Output side of a same-padded window op: ceil(in / s). */
+int64_t lp_out_size(int64_t in, int64_t s);
+/** Largest element count of one tensor (keeps sizes far from overflow). */
+#define LP_MAX_NUMEL (INT64_C(1) << 34)
 
 /** Name of a primitive ("conv2d"). */
 const char *lp_prim_name(lp_prim p);
@@ -129,23 +135,25 @@ const char *lp_act_name(lp_act a);
 int lp_act_parse(const char *name);
 
 /* Builders: each validates its inputs' shapes, appends a node (creating its
- * weights), and returns the new output tensor id (>= 0) or a negative LP_E*. */
+ * weights), and returns the new output tensor id (>= 0) or a negative LP_E*
+ * with a message naming the primitive and the shapes. A failed builder leaves
+ * the graph unchanged. Tensor ids are indices into g->tensors. */
 
 /** Adds a graph input of the given shape; returns its tensor id. */
 int lp_graph_input(lp_graph *g, lp_shape shape, lp_err *err);
 /** Adds a constant tensor (weights) of the given shape; returns its tensor id. */
 int lp_graph_weight(lp_graph *g, lp_shape shape, lp_err *err);
-/** Marks a tensor as a graph output. */
+/** Marks a tensor as a graph output (marking it again does nothing). */
 int lp_graph_mark_output(lp_graph *g, int t, lp_err *err);
 /** Square conv on NHWC x: cout filters of k x k, stride s, groups, optional bias, fused act. */
 int lp_graph_conv2d(lp_graph *g, int x, int cout, int k, int s, int groups, int bias, lp_act act, lp_err *err);
 /** Dense over the last axis of x to n outputs, optional bias, fused act. */
 int lp_graph_dense(lp_graph *g, int x, int n, int bias, lp_act act, lp_err *err);
-/** Batched matmul alpha * a.b (b transposed when trans_b). */
+/** Batched matmul alpha * a.b on rank-3 a [B, M, K] and b [B, K, N] ([B, N, K] when trans_b). */
 int lp_graph_matmul(lp_graph *g, int a, int b, int trans_b, float alpha, lp_err *err);
-/** Pool on NHWC x (k, s ignored for global average). */
+/** Pool on NHWC x (k, s ignored for global average and stored as 0). */
 int lp_graph_pool(lp_graph *g, int x, lp_pool_kind kind, int k, int s, lp_err *err);
-/** Standalone activation. */
+/** Standalone activation (not LP_ACT_NONE). */
 int lp_graph_act(lp_graph *g, int x, lp_act act, lp_err *err);
 /** Elementwise a + b (same shapes) with a fused activation. */
 int lp_graph_add(lp_graph *g, int a, int b, lp_act act, lp_err *err);
@@ -164,8 +172,15 @@ int lp_graph_transpose(lp_graph *g, int x, const int *perm, lp_err *err);
 /** Slice [start, start + len) along axis. */
 int lp_graph_slice(lp_graph *g, int x, int axis, int64_t start, int64_t len, lp_err *err);
 
-/** Fills every input and weight tensor with deterministic data in [-1, 1) from seed. */
+/** Fills every input and weight tensor with deterministic data in [-1, 1) from seed (each
+ *  tensor's values depend only on seed, its id and its shape). Weights of rank >= 2 are scaled
+ *  by 1/sqrt(fan_in), fan_in = numel / d[0], so activations stay finite through deep graphs. */
 int lp_graph_fill(lp_graph *g, uint64_t seed, lp_err *err);
+
+/** Multiply-accumulates of the graph's conv2d, dense and matmul nodes. */
+double lp_graph_macs(const lp_graph *g);
+/** Sum of the element counts of tensors with the given role. */
+int64_t lp_graph_numel(const lp_graph *g, lp_tensor_role role);
 
 #ifdef __cplusplus
 }
