@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libyaml-dev libsqlite3-dev libopenblas-dev libblis-dev
-  libcriterion-dev
+  libcriterion-dev libdnnl-dev
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
 )
 
 missing=()
