@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const lp_verb verbs[] = {
     {"plugins", "list loaded plugins: kind, name, summary, file", lp_cli_plugins},
@@ -12,6 +13,8 @@ static const lp_verb verbs[] = {
     {"check", "validate config files (platforms, pipelines, spaces, models)", lp_cli_check},
     {"store", "inspect a measurement store: stats, export", lp_cli_store},
     {"measure", "measure kernels or whole models on a platform into the store", lp_cli_measure},
+    {"model", "show a model file: kernels, configs, MACs, params, shapes", lp_cli_model},
+    {"space", "search spaces: list, sample models, kernel config distributions", lp_cli_space},
 };
 
 static void usage(FILE *f)
@@ -97,8 +100,27 @@ static int take_globals(lp_cli *cli, int *argc, char **argv)
     return 0;
 }
 
+/* OpenBLAS 0.3.21 does not recognise newer AVX-512 CPUs and falls back to its generic
+ * "Prescott" kernels (sgemm 4.4x slower here). It reads OPENBLAS_CORETYPE only when it is
+ * loaded, before main(), so the command re-executes itself once with the right core type.
+ * An explicit OPENBLAS_CORETYPE is respected; engines report the kernels in use. */
+static void openblas_coretype(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE") || getenv("LITEPRED_NO_REEXEC"))
+        return;
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+        return;
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    setenv("LITEPRED_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the generic kernels rather than not run at all */
+}
+
 int main(int argc, char **argv)
 {
+    openblas_coretype(argv);
     lp_cli cli = {0};
     if (take_globals(&cli, &argc, argv) < 0)
         return LP_EXIT_USAGE;

@@ -2,6 +2,8 @@
  * that kind's validator, collecting every problem with its position. */
 #include "check.h"
 
+#include <litepred/space.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,10 +184,14 @@ typedef struct check_kind {
     lp_check_fn fn;
 } check_kind;
 
-/* One entry per config file kind; add a kind here. */
+/* One entry per config file kind; add a kind here. The first key found wins, so a kind
+ * whose files may also carry a later kind's key comes first: a pipeline names its
+ * platform, a model names its space. */
 static const check_kind check_kinds[] = {
-    {"platform", lp_platform_check_doc},
     {"pipeline", lp_pipeline_check_doc},
+    {"platform", lp_platform_check_doc},
+    {"model", lp_model_check_doc},
+    {"space", lp_space_check_doc},
 };
 
 int lp_check_file(const lp_registry *reg, const char *path, lp_diag *diag, lp_err *err)
