@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <litepred/sampler.h>
 #include <litepred/space.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,77 +196,23 @@ static int space_sample(lp_cli *cli, const space_args *a)
 
 /* ---- configs: frequency of one kernel type's configs ------------------------ */
 
-typedef struct cfg_count {
-    lp_kcfg cfg;
-    uint64_t count;
-} cfg_count;
-
-static int cmp_cfg(const void *x, const void *y)
-{
-    const lp_kcfg *a = x, *b = y;
-    for (int i = 0; i < LP_KCFG_MAX_DIMS; i++)
-        if (a->v[i] != b->v[i])
-            return a->v[i] < b->v[i] ? -1 : 1;
-    return 0;
-}
-
-static int cmp_count(const void *x, const void *y)
-{
-    const cfg_count *a = x, *b = y;
-    if (a->count != b->count)
-        return a->count > b->count ? -1 : 1;
-    return cmp_cfg(&a->cfg, &b->cfg);
-}
-
-static int push_cfg(lp_kcfg **v, size_t *n, size_t *cap, const lp_kcfg *c)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        lp_kcfg *nv = realloc(*v, nc * sizeof *nv);
-        if (!nv)
-            return -1;
-        *v = nv;
-        *cap = nc;
-    }
-    (*v)[(*n)++] = *c;
-    return 0;
-}
-
-static void print_csv(const lp_kernel_ops *ops, const cfg_count *rows, size_t n, size_t total)
+/* The counting lives in the core (lp_prior, core/src/prior.c) so samplers see exactly
+ * the distribution this prints. */
+static void print_csv(const lp_kernel_ops *ops, const lp_prior *prior)
 {
     for (size_t d = 0; d < ops->n_dims; d++)
         printf("%s,", ops->dims[d].name);
     printf("count,weight\n");
-    for (size_t r = 0; r < n; r++) {
+    for (size_t r = 0; r < prior->n; r++) {
         for (size_t d = 0; d < ops->n_dims; d++) {
-            int32_t v = rows[r].cfg.v[d];
+            int32_t v = prior->cfgs[r].v[d];
             if (ops->dims[d].labels)
                 printf("%s,", ops->dims[d].labels[v]);
             else
                 printf("%d,", v);
         }
-        printf("%llu,%.6f\n", (unsigned long long)rows[r].count, (double)rows[r].count / total);
+        printf("%llu,%.6f\n", (unsigned long long)prior->counts[r], prior->weights[r]);
     }
-}
-
-/* Sorted runs of equal configs become rows; rows are ordered by count, then config. */
-static int count_rows(lp_kcfg *all, size_t n, cfg_count **rows, size_t *n_rows)
-{
-    qsort(all, n, sizeof *all, cmp_cfg);
-    cfg_count *r = calloc(n ? n : 1, sizeof *r);
-    size_t k = 0;
-    if (!r)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (k && !cmp_cfg(&r[k - 1].cfg, &all[i]))
-            r[k - 1].count++;
-        else
-            r[k++] = (cfg_count){all[i], 1};
-    }
-    qsort(r, k, sizeof *r, cmp_count);
-    *rows = r;
-    *n_rows = k;
-    return 0;
 }
 
 static int space_configs(lp_cli *cli, const space_args *a)
@@ -285,35 +232,27 @@ static int space_configs(lp_cli *cli, const space_args *a)
     int status = load_space(a, &s);
     if (status != LP_EXIT_OK)
         return status;
-    lp_kcfg *all = NULL;
-    size_t n = 0, cap = 0;
+    lp_prior prior = {0};
+    lp_err err = {0};
+    /* Model by model (not lp_prior_add_space) so the progress bar moves. */
     lp_progress *prog = lp_progress_start("sampling models", a->n, cli->quiet);
     for (uint64_t i = 0; i < a->n && status == LP_EXIT_OK; i++) {
         lp_model *m = NULL;
-        lp_err err = {0};
-        if (lp_space_sample_checked(s, reg, a->seed, i, &m, &err) < 0) {
+        if (lp_space_sample_checked(s, reg, a->seed, i, &m, &err) < 0 ||
+            lp_prior_add_model(&prior, m, a->kernel, &err) < 0)
             status = lp_cli_fail(&err);
-            break;
-        }
-        for (size_t j = 0; j < m->n && status == LP_EXIT_OK; j++)
-            if (m->k[j].op == LP_MOP_KERNEL && !strcmp(m->k[j].type, a->kernel) &&
-                push_cfg(&all, &n, &cap, &m->k[j].cfg) < 0)
-                status = LP_EXIT_FAIL;
         lp_model_free(m);
         lp_progress_update(prog, i + 1);
     }
     lp_progress_end(prog);
-    cfg_count *rows = NULL;
-    size_t n_rows = 0;
-    if (status == LP_EXIT_OK && count_rows(all, n, &rows, &n_rows) < 0)
-        status = LP_EXIT_FAIL;
+    if (status == LP_EXIT_OK && lp_prior_finish(&prior, &err) < 0)
+        status = lp_cli_fail(&err);
     if (status == LP_EXIT_OK) {
-        print_csv(ops, rows, n_rows, n);
-        if (n == 0)
+        print_csv(ops, &prior);
+        if (prior.total == 0)
             fprintf(stderr, "litepred space: %s has no %s kernels\n", lp_space_name(s), a->kernel);
     }
-    free(rows);
-    free(all);
+    lp_prior_free(&prior);
     lp_space_free(s);
     return status;
 }
