@@ -36,6 +36,8 @@ int lp_cli_help(lp_cli *cli, int argc, char **argv);
 int lp_cli_check(lp_cli *cli, int argc, char **argv);
 int lp_cli_store(lp_cli *cli, int argc, char **argv);
 int lp_cli_measure(lp_cli *cli, int argc, char **argv);
+int lp_cli_run(lp_cli *cli, int argc, char **argv);
+int lp_cli_predict(lp_cli *cli, int argc, char **argv);
 int lp_cli_model(lp_cli *cli, int argc, char **argv);
 int lp_cli_space(lp_cli *cli, int argc, char **argv);
 

@@ -13,6 +13,8 @@ static const lp_verb verbs[] = {
     {"check", "validate config files (platforms, pipelines, spaces, models)", lp_cli_check},
     {"store", "inspect a measurement store: stats, export", lp_cli_store},
     {"measure", "measure kernels or whole models on a platform into the store", lp_cli_measure},
+    {"run", "run a pipeline: build predictors, evaluate them", lp_cli_run},
+    {"predict", "predict model latency from a predictor pool", lp_cli_predict},
     {"model", "show a model file: kernels, configs, MACs, params, shapes", lp_cli_model},
     {"space", "search spaces: list, sample models, kernel config distributions", lp_cli_space},
 };

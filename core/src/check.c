@@ -2,6 +2,7 @@
  * that kind's validator, collecting every problem with its position. */
 #include "check.h"
 
+#include <litepred/similarity.h>
 #include <litepred/space.h>
 
 #include <stdlib.h>
@@ -70,113 +71,6 @@ int lp_check_plugin_ref(const lp_registry *reg, lp_kind kind, const lp_ynode *no
     return 0;
 }
 
-/* ---- pipelines -------------------------------------------------------- */
-
-/* Pipeline kinds as bits, so one field table serves all kinds. */
-enum { P_BUILD = 1, P_EVALUATE = 2, P_BUILD_POOL = 4, P_ADAPT = 8, P_ALL = 15 };
-
-static const char *const pipeline_kinds[] = {"build", "evaluate", "build-pool", "adapt", NULL};
-
-typedef enum { F_KIND, F_STRING, F_NAMES, F_PLUGIN, F_MAP, F_STRINGS } field_type;
-
-typedef struct pipeline_field {
-    const char *key;
-    field_type type;
-    lp_kind kind;        /* F_NAMES / F_PLUGIN: plugin kind */
-    unsigned allowed;    /* pipeline kinds that accept the key */
-    unsigned required;   /* pipeline kinds that need the key */
-    const char *help;
-} pipeline_field;
-
-static const pipeline_field pipeline_fields[] = {
-    {"pipeline", F_KIND, 0, P_ALL, P_ALL, "pipeline kind: build, evaluate, build-pool, adapt"},
-    {"store", F_STRING, 0, P_ALL, 0, "SQLite measurement store (default litepred.db)"},
-    {"pool", F_STRING, 0, P_ALL, P_ALL, "predictor pool directory"},
-    {"platform", F_STRING, 0, P_BUILD | P_EVALUATE, P_BUILD | P_EVALUATE, "platform name"},
-    {"platforms", F_STRINGS, 0, P_BUILD_POOL, P_BUILD_POOL, "warm-up platform names"},
-    {"target", F_STRING, 0, P_ADAPT, P_ADAPT, "target platform name"},
-    {"kernels", F_NAMES, LP_KIND_KERNEL, P_ALL, P_BUILD | P_BUILD_POOL | P_ADAPT, "kernel types"},
-    {"sampler", F_PLUGIN, LP_KIND_SAMPLER, P_BUILD | P_BUILD_POOL | P_ADAPT, 0, "data sampler"},
-    {"similarity", F_PLUGIN, LP_KIND_SIMILARITY, P_ADAPT, 0, "similarity metric"},
-    {"predictor", F_PLUGIN, LP_KIND_PREDICTOR, P_BUILD | P_BUILD_POOL | P_ADAPT, 0, "predictor"},
-    {"evaluate", F_MAP, 0, P_EVALUATE | P_ADAPT, 0, "evaluation: spaces, models, seed"},
-    {"report", F_STRING, 0, P_ALL, 0, "report directory"},
-    {NULL, 0, 0, 0, 0, NULL}};
-
-static void check_names(const lp_registry *reg, const pipeline_field *f, const lp_ynode *v,
-                        const char *file, lp_diag *diag)
-{
-    if (v->type != LP_Y_SEQ || v->n == 0) {
-        lp_diag_add(diag, file, v, "'%s' must be a non-empty list of %s names", f->key,
-                    f->kind ? lp_kind_name(f->kind) : "platform");
-        return;
-    }
-    for (size_t i = 0; i < v->n; i++) {
-        if (f->type == F_NAMES)
-            lp_check_plugin_name(reg, f->kind, v->items[i], file, diag);
-        else if (v->items[i]->type != LP_Y_SCALAR)
-            lp_diag_add(diag, file, v->items[i], "'%s' entries must be names, got %s", f->key,
-                        lp_ytype_name(v->items[i]->type));
-    }
-}
-
-static void check_field(const lp_registry *reg, const pipeline_field *f, const lp_ynode *v,
-                        const char *file, lp_diag *diag)
-{
-    switch (f->type) {
-    case F_KIND:
-    case F_STRING:
-        if (v->type != LP_Y_SCALAR || !v->str[0])
-            lp_diag_add(diag, file, v, "'%s' must be a non-empty string (%s), got %s", f->key,
-                        f->help, lp_ytype_name(v->type));
-        break;
-    case F_NAMES:
-    case F_STRINGS:
-        check_names(reg, f, v, file, diag);
-        break;
-    case F_PLUGIN:
-        lp_check_plugin_ref(reg, f->kind, v, file, diag, NULL);
-        break;
-    case F_MAP:
-        if (v->type != LP_Y_MAP)
-            lp_diag_add(diag, file, v, "'%s' must be a mapping (%s), got %s", f->key, f->help,
-                        lp_ytype_name(v->type));
-        break;
-    }
-}
-
-static unsigned pipeline_kind_bit(const lp_ynode *v, const char *file, lp_diag *diag)
-{
-    for (unsigned i = 0; pipeline_kinds[i]; i++)
-        if (v->type == LP_Y_SCALAR && !strcmp(v->str, pipeline_kinds[i]))
-            return 1u << i;
-    lp_diag_add(diag, file, v, "'pipeline' must be one of: build, evaluate, build-pool, adapt; got '%s'",
-                v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
-    return 0;
-}
-
-int lp_pipeline_check_doc(const lp_registry *reg, const lp_ydoc *doc, lp_diag *diag)
-{
-    size_t before = diag->n;
-    const lp_ynode *root = doc->root;
-    unsigned kind = pipeline_kind_bit(lp_ymap_get(root, "pipeline"), doc->path, diag);
-    const char *keys[sizeof pipeline_fields / sizeof pipeline_fields[0]];
-    size_t nk = 0;
-    for (const pipeline_field *f = pipeline_fields; f->key; f++)
-        if (!kind || (f->allowed & kind))
-            keys[nk++] = f->key;
-    keys[nk] = NULL;
-    lp_check_keys(root, keys, doc->path, diag);
-    for (const pipeline_field *f = pipeline_fields; f->key; f++) {
-        const lp_ynode *v = lp_ymap_get(root, f->key);
-        if (v && (!kind || (f->allowed & kind)) && f->type != F_KIND)
-            check_field(reg, f, v, doc->path, diag);
-        else if (!v && (f->required & kind))
-            lp_diag_add(diag, doc->path, root, "missing required key '%s' (%s)", f->key, f->help);
-    }
-    return diag->n > before ? LP_EINVAL : 0;
-}
-
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef struct check_kind {
@@ -192,6 +86,9 @@ static const check_kind check_kinds[] = {
     {"platform", lp_platform_check_doc},
     {"model", lp_model_check_doc},
     {"space", lp_space_check_doc},
+    /* Last: a representative file carries no other kind's key, while other kinds (an adapt
+     * pipeline) may one day name a representative set. */
+    {"representative", lp_representative_check_doc},
 };
 
 int lp_check_file(const lp_registry *reg, const char *path, lp_diag *diag, lp_err *err)

@@ -402,6 +402,12 @@ int lp_instance_create(const lp_plugin *p, const lp_ynode *opts, const char *fil
                        lp_instance **out, lp_diag *diag, lp_err *err)
 {
     static const char *const skip[] = {"plugin", NULL};
+    return lp_instance_create_skip(p, opts, skip, file, out, diag, err);
+}
+
+int lp_instance_create_skip(const lp_plugin *p, const lp_ynode *opts, const char *const *skip,
+                            const char *file, lp_instance **out, lp_diag *diag, lp_err *err)
+{
     lp_instance *inst = NULL;
     *out = NULL;
     int rc = instance_alloc(p, &inst, err);

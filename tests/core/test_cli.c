@@ -114,7 +114,7 @@ Test(cli, check_reports_each_problem_with_position)
         {"malformed.yaml", CFG "malformed.yaml:3:"},
         {"malformed.yaml", "malformed YAML: did not find expected ',' or '}'"},
         {"name-mismatch.yaml", CFG "name-mismatch.yaml:1:11: platform name 'some-other-name' must equal the file name 'name-mismatch'"},
-        {"pipeline-bad.yaml", CFG "pipeline-bad.yaml:1:1: missing required key 'pool' (predictor pool directory)"},
+        {"pipeline-bad.yaml", CFG "pipeline-bad.yaml:1:1: missing required key 'pool' (predictor pool root directory)"},
         {"pipeline-bad.yaml", CFG "pipeline-bad.yaml:3:25: unknown kernel plugin 'conv-bn-relux' (available: "},
         {"pipeline-kind.yaml", CFG "pipeline-kind.yaml:1:11: 'pipeline' must be one of: build, evaluate, build-pool, adapt; got 'train'"},
         {"unknown-kind.yaml", CFG "unknown-kind.yaml:1:1: cannot tell what this file is: expected one of the top-level keys pipeline, platform, model, space"},

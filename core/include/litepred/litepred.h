@@ -139,6 +139,10 @@ typedef struct lp_instance {
  *  key is skipped), then the plugin's init. Problems go to diag (file may be NULL). */
 int lp_instance_create(const lp_plugin *p, const lp_ynode *opts, const char *file,
                        lp_instance **out, lp_diag *diag, lp_err *err);
+/** Like lp_instance_create, skipping the keys in skip (NULL-terminated; "plugin" included
+ *  by the caller when wanted): for mappings that mix core keys with plugin options. */
+int lp_instance_create_skip(const lp_plugin *p, const lp_ynode *opts, const char *const *skip,
+                            const char *file, lp_instance **out, lp_diag *diag, lp_err *err);
 /** Creates an instance from "k=v,k=v" options (may be NULL or empty). */
 int lp_instance_create_kv(const lp_plugin *p, const char *kv, lp_instance **out, lp_err *err);
 /** Calls fini, frees option strings and state. */

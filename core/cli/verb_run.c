@@ -1,0 +1,145 @@
+/* `litepred run PIPELINE.yaml` and `litepred predict`. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <litepred/pipeline.h>
+#include <litepred/pool.h>
+#include <litepred/space.h>
+
+int lp_cli_run(lp_cli *cli, int argc, char **argv)
+{
+    if (argc != 2 || lp_cli_wants_help(argc, argv)) {
+        FILE *f = argc == 2 ? stdout : stderr;
+        fprintf(f, "usage: litepred run PIPELINE.yaml\n\n"
+                   "Runs a pipeline (configs/pipelines/): build samples configs per kernel type,\n"
+                   "measures them (skipping what the store has), trains one predictor per kernel\n"
+                   "type and writes them to <pool>/<platform>/; evaluate samples models of each\n"
+                   "space, measures them whole, predicts them from the pool and reports RMSE,\n"
+                   "RMSPE and +-5%%/+-10%% accuracy per space. Interrupted runs resume: every\n"
+                   "committed measurement is kept in the store.\n");
+        return argc == 2 ? LP_EXIT_OK : LP_EXIT_USAGE;
+    }
+    lp_registry *reg = lp_cli_registry(cli);
+    if (!reg)
+        return LP_EXIT_FAIL;
+    lp_pipeline *p = NULL;
+    lp_diag diag = {0};
+    lp_err err = {0};
+    if (lp_pipeline_load(reg, argv[1], &p, &diag, &err) < 0) {
+        lp_diag_print(&diag, stderr);
+        lp_diag_free(&diag);
+        fprintf(stderr, "litepred run: %s\n", err.msg);
+        return err.code == LP_EINVAL ? LP_EXIT_USAGE : LP_EXIT_FAIL;
+    }
+    lp_run_opts o = {.quiet = cli->quiet, .plugin_path = cli->plugin_path};
+    int rc = lp_pipeline_run(reg, p, &o, &err);
+    lp_pipeline_free(p);
+    if (rc < 0) {
+        fprintf(stderr, "litepred run: %s\n", err.msg);
+        return LP_EXIT_FAIL;
+    }
+    return LP_EXIT_OK;
+}
+
+static const char predict_usage[] =
+    "usage: litepred predict --pool DIR --platform P (--model FILE | --space S -n N [--seed S])\n"
+    "                        [--per-kernel]\n\n"
+    "Predicts latency from the predictors in DIR/P (written by a build pipeline): one row per\n"
+    "model with the predicted total in ms, or with --per-kernel one row per kernel of a\n"
+    "--model. A kernel type with no predictor in the pool is an error naming it.\n";
+
+static int predict_model_rows(lp_pool *pool, lp_model *m, int per_kernel, lp_err *err)
+{
+    double total, *per = calloc(m->n ? m->n : 1, sizeof *per);
+    int rc = per ? lp_pool_predict_model(pool, m, per, &total, err)
+                 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && per_kernel) {
+        printf("%-5s %-16s %-52s %12s\n", "#", "KERNEL", "CONFIG", "PRED_MS");
+        for (size_t i = 0; i < m->n; i++)
+            if (m->k[i].op == LP_MOP_KERNEL)
+                printf("%-5zu %-16s %-52s %12.4f\n", i, m->k[i].type, m->k[i].config, per[i]);
+    }
+    if (rc == 0)
+        printf("%-40s %12.4f ms\n", m->name, total);
+    free(per);
+    return rc;
+}
+
+int lp_cli_predict(lp_cli *cli, int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"pool", required_argument, 0, 'P'},  {"platform", required_argument, 0, 'p'},
+        {"model", required_argument, 0, 'm'}, {"space", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'},  {"per-kernel", no_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    const char *pool_root = NULL, *platform = NULL, *model = NULL, *space = NULL;
+    long n = -1, seed = 1;
+    int per_kernel = 0, c;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "n:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'P': pool_root = optarg; break;
+        case 'p': platform = optarg; break;
+        case 'm': model = optarg; break;
+        case 's': space = optarg; break;
+        case 'k': per_kernel = 1; break;
+        case 'n':
+        case 'S':
+            *(c == 'n' ? &n : &seed) = strtol(optarg, &end, 10);
+            if (*end || *(c == 'n' ? &n : &seed) < 0)
+                return lp_cli_usage_error("predict", "-%s needs a non-negative integer, got '%s'",
+                                          c == 'n' ? "n" : "-seed", optarg);
+            break;
+        case 'h': fputs(predict_usage, stdout); return LP_EXIT_OK;
+        default: return lp_cli_usage_error("predict", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return lp_cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);
+    if (!pool_root || !platform)
+        return lp_cli_usage_error("predict", "--pool and --platform are required");
+    if (!!model + !!space != 1 || (space && n < 1) || (per_kernel && !model))
+        return lp_cli_usage_error("predict", "give --model FILE [--per-kernel], or --space S -n N");
+    lp_registry *reg = lp_cli_registry(cli);
+    if (!reg)
+        return LP_EXIT_FAIL;
+    lp_err err = {0};
+    lp_pool *pool = NULL;
+    lp_space *sp = NULL;
+    char *dir = NULL, *path = NULL;
+    int rc = asprintf(&dir, "%s/%s", pool_root, platform) < 0 ? lp_err_set(&err, LP_ENOMEM, "out of memory")
+                                                              : lp_pool_open(reg, dir, &pool, &err);
+    if (rc == 0 && model) {
+        lp_model *m = NULL;
+        if ((rc = lp_model_load(reg, model, &m, &err)) == 0)
+            rc = predict_model_rows(pool, m, per_kernel, &err);
+        lp_model_free(m);
+    } else if (rc == 0) {
+        if ((rc = lp_space_find(lp_spaces_dir_default(), space, &path, &err)) == 0)
+            rc = lp_space_load(path, &sp, &err);
+        uint64_t t0 = lp_now_ns();
+        for (long i = 0; rc == 0 && i < n; i++) {
+            lp_model *m = NULL;
+            if ((rc = lp_space_sample_checked(sp, reg, (uint64_t)seed, (uint64_t)i, &m, &err)) == 0)
+                rc = predict_model_rows(pool, m, 0, &err);
+            lp_model_free(m);
+        }
+        if (rc == 0)
+            fprintf(stderr, "%ld models sampled and predicted in %.3f s\n", n,
+                    (double)(lp_now_ns() - t0) / 1e9);
+    }
+    lp_space_free(sp);
+    lp_pool_close(pool);
+    free(dir);
+    free(path);
+    if (rc < 0) {
+        fprintf(stderr, "litepred predict: %s\n", err.msg);
+        return LP_EXIT_FAIL;
+    }
+    return LP_EXIT_OK;
+}

@@ -1,0 +1,92 @@
+/* Pipelines: YAML files that wire plugins into a job (configs/pipelines/).
+ *
+ *   pipeline: build            # build | evaluate (build-pool, adapt: parsed, not yet runnable)
+ *   platform: native-fp32-1t   # a name in configs/platforms/ or a path
+ *   store: litepred.db         # measurement store (default litepred.db)
+ *   pool: pool/                # pool root: predictors go to pool/<platform>/
+ *   kernels: [conv-bn-relu, dwconv-bn-relu, fc]
+ *   sampler: {plugin: prior, count: 2000, seed: 7, rounds: 0, prior_models: 200}
+ *   predictor: {plugin: mlp, epochs: 350}
+ *   validation: 0.2            # share of the measured configs held out for validation
+ *   evaluate: {spaces: [ofa-mbv3-w1.0, ...], models: 100, seed: 11, kernels: true}
+ *   report: reports/x/         # Markdown + CSV results
+ *
+ * In `sampler:`, count (configs per kernel type), seed, rounds (feedback rounds for samplers
+ * that use feedback) and prior_models (models per space drawn to build the prior) belong to
+ * the pipeline; every other key is the sampler plugin's option. Relative paths are relative
+ * to the current directory. */
+#ifndef LITEPRED_PIPELINE_H
+#define LITEPRED_PIPELINE_H
+
+#include <litepred/litepred.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Pipeline kinds. */
+typedef enum lp_pipeline_kind {
+    LP_PIPE_BUILD = 1, /**< sample, measure, train, write a pool */
+    LP_PIPE_EVALUATE,  /**< sample models, measure them whole, predict from a pool, report */
+    LP_PIPE_BUILD_POOL,/**< build for several warm-up platforms (not yet runnable) */
+    LP_PIPE_ADAPT      /**< transfer to a new platform (not yet runnable) */
+} lp_pipeline_kind;
+
+/** A plugin named in a pipeline: the plugin and the YAML node holding its options. */
+typedef struct lp_plugin_ref {
+    const lp_plugin *plugin; /**< NULL when the key is absent */
+    const lp_ynode *node;    /**< scalar name or mapping with plugin: and options */
+} lp_plugin_ref;
+
+/** A parsed pipeline; option nodes point into doc, which it owns. */
+typedef struct lp_pipeline {
+    lp_pipeline_kind kind;       /**< what it does */
+    lp_ydoc *doc;                /**< the parsed file */
+    const char *path;            /**< file name (doc->path) */
+    const char *store;           /**< store path */
+    const char *pool;            /**< pool root */
+    const char *platform;        /**< build/evaluate: platform */
+    const char *target;          /**< adapt: target platform */
+    const char *report;          /**< report directory or NULL */
+    char **platforms;            /**< build-pool: platforms */
+    size_t n_platforms;          /**< count */
+    char **kernels;              /**< kernel types */
+    size_t n_kernels;            /**< count */
+    lp_plugin_ref sampler;       /**< data sampler */
+    lp_plugin_ref similarity;    /**< similarity metric */
+    lp_plugin_ref predictor;     /**< predictor */
+    int64_t count;               /**< configs per kernel type */
+    int64_t seed;                /**< sampler seed */
+    int64_t rounds;              /**< feedback rounds */
+    int64_t prior_models;        /**< models per space for the prior */
+    double validation;           /**< held-out share */
+    char **spaces;               /**< evaluate: spaces */
+    size_t n_spaces;             /**< count */
+    int64_t eval_models;         /**< evaluate: models per space */
+    int64_t eval_seed;           /**< evaluate: model seed */
+    int eval_kernels;            /**< evaluate: also kernel-level accuracy */
+} lp_pipeline;
+
+/** Parses and validates a pipeline document; every problem goes to diag. */
+int lp_pipeline_parse(const lp_registry *reg, lp_ydoc *doc, lp_pipeline **out, lp_diag *diag);
+/** Loads a pipeline file (see lp_pipeline_parse). */
+int lp_pipeline_load(const lp_registry *reg, const char *path, lp_pipeline **out, lp_diag *diag,
+                     lp_err *err);
+/** Frees a pipeline and its document. */
+void lp_pipeline_free(lp_pipeline *p);
+/** Name of a kind ("build"). */
+const char *lp_pipeline_kind_name(lp_pipeline_kind k);
+
+/** How to run. */
+typedef struct lp_run_opts {
+    int quiet;               /**< no progress */
+    const char *plugin_path; /**< for measuring workers */
+} lp_run_opts;
+
+/** Runs a pipeline. */
+int lp_pipeline_run(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,610 @@
+/* Running pipelines: build (sample, measure, train, write a pool) and
+ * evaluate (sample models, measure them whole, predict, report). */
+#include <litepred/measure.h>
+#include <litepred/pipeline.h>
+#include <litepred/pool.h>
+#include <litepred/sampler.h>
+#include <litepred/space.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
+static const char *const plugin_skip[] = {"plugin", NULL};
+
+/* mkdir -p */
+static int make_dirs(const char *path, lp_err *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return lp_err_set(err, LP_EINVAL, "path too long: %s", path);
+    for (char *s = buf + 1;; s++) {
+        char c = *s;
+        if (c == '/' || c == '\0') {
+            *s = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return lp_err_set(err, LP_EIO, "cannot create directory %s: %s", buf, strerror(errno));
+            *s = c;
+        }
+        if (!c)
+            return 0;
+    }
+}
+
+/* A plugin instance from a pipeline reference; option problems are printed as diagnostics. */
+static int instance_of(const lp_pipeline *p, const lp_plugin_ref *ref, const char *const *skip,
+                       lp_instance **out, lp_err *err)
+{
+    lp_diag d = {0};
+    const lp_ynode *opts = ref->node && ref->node->type == LP_Y_MAP ? ref->node : NULL;
+    int rc = lp_instance_create_skip(ref->plugin, opts, skip, p->path, out, &d, err);
+    if (rc < 0 && d.n)
+        lp_err_set(err, rc, "%s", d.msgs[0]);
+    lp_diag_free(&d);
+    return rc;
+}
+
+static int load_platform(const lp_registry *reg, const char *name, lp_platform **pf, lp_err *err)
+{
+    lp_diag d = {0};
+    char *path = lp_platform_path(name, err);
+    if (!path)
+        return err->code;
+    int rc = lp_platform_load(reg, path, pf, &d, err);
+    if (rc < 0 && d.n)
+        lp_err_set(err, rc, "%s", d.msgs[0]);
+    lp_diag_free(&d);
+    free(path);
+    return rc;
+}
+
+/* ---- a set of kernel configs with their measurements ------------------------ */
+
+typedef struct kset {
+    lp_job *jobs;   /* kernel jobs: type + canonical config; state and timing after measuring */
+    lp_kcfg *cfgs;  /* parsed configs, parallel to jobs */
+    size_t n, cap;
+} kset;
+
+static void kset_free(kset *s)
+{
+    free(s->jobs);
+    free(s->cfgs);
+    memset(s, 0, sizeof *s);
+}
+
+/* Adds cfg unless an equal config is in the set; returns 1 when added. */
+static int kset_add(kset *s, const char *type, const lp_kernel_ops *kops, const lp_kcfg *cfg)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!memcmp(s->cfgs[i].v, cfg->v, sizeof cfg->v))
+            return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        lp_job *nj = realloc(s->jobs, cap * sizeof *nj);
+        if (nj)
+            s->jobs = nj;
+        lp_kcfg *nc = realloc(s->cfgs, cap * sizeof *nc);
+        if (nc)
+            s->cfgs = nc;
+        if (!nj || !nc)
+            return LP_ENOMEM;
+        s->cap = cap;
+    }
+    memset(&s->jobs[s->n], 0, sizeof s->jobs[0]);
+    snprintf(s->jobs[s->n].kernel_type, sizeof s->jobs[s->n].kernel_type, "%s", type);
+    lp_kcfg_format(kops->dims, kops->n_dims, cfg, s->jobs[s->n].config, sizeof s->jobs[s->n].config);
+    s->cfgs[s->n++] = *cfg;
+    return 1;
+}
+
+/* Measures every config of s not yet measured (stored ones are read back). */
+static int kset_measure(const lp_registry *reg, const lp_platform *pf, lp_store *st, kset *s,
+                        size_t from, const lp_run_opts *o, lp_err *err)
+{
+    lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path};
+    return lp_campaign_run(reg, pf, st, s->jobs + from, s->n - from, &co, err);
+}
+
+/* Latency of job i in ms from the store (works for measured and already-stored jobs). */
+static int job_latency(lp_store *st, int64_t platform_id, const lp_job *j, double *ms, lp_err *err)
+{
+    lp_measure m;
+    int rc = lp_store_get_kernel(st, platform_id, j->kernel_type, j->config, &m, err);
+    if (rc == 0)
+        *ms = m.median_ms;
+    return rc;
+}
+
+/* Rows (features, latency) of the measured configs listed in idx. */
+typedef struct rows {
+    float *x, *y;
+    lp_kcfg *cfgs;
+    size_t n;
+} rows;
+
+static void rows_free(rows *r)
+{
+    free(r->x);
+    free(r->y);
+    free(r->cfgs);
+    memset(r, 0, sizeof *r);
+}
+
+static int rows_from(const kset *s, const size_t *idx, size_t n, const double *lat,
+                     const lp_kernel_ops *kops, rows *r, lp_err *err)
+{
+    size_t nf = kops->n_features;
+    r->x = malloc((n ? n : 1) * nf * sizeof *r->x);
+    r->y = malloc((n ? n : 1) * sizeof *r->y);
+    r->cfgs = malloc((n ? n : 1) * sizeof *r->cfgs);
+    r->n = n;
+    if (!r->x || !r->y || !r->cfgs)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        kops->features(&s->cfgs[idx[i]], r->x + i * nf);
+        r->y[i] = (float)lat[idx[i]];
+        r->cfgs[i] = s->cfgs[idx[i]];
+    }
+    return 0;
+}
+
+/* ---- accuracy ------------------------------------------------------------------ */
+
+/** Accuracy of predictions against measurements. */
+typedef struct acc {
+    size_t n;
+    double se, spe, within5, within10; /* sums */
+} acc;
+
+static void acc_add(acc *a, double meas, double pred)
+{
+    double e = pred - meas, r = e / meas;
+    a->n++;
+    a->se += e * e;
+    a->spe += r * r;
+    a->within5 += fabs(r) <= 0.05;
+    a->within10 += fabs(r) <= 0.10;
+}
+
+static double acc_rmse(const acc *a) { return a->n ? sqrt(a->se / (double)a->n) : NAN; }
+static double acc_rmspe(const acc *a) { return a->n ? 100 * sqrt(a->spe / (double)a->n) : NAN; }
+static double acc_p5(const acc *a) { return a->n ? 100 * a->within5 / (double)a->n : NAN; }
+static double acc_p10(const acc *a) { return a->n ? 100 * a->within10 / (double)a->n : NAN; }
+
+/* ---- build ------------------------------------------------------------------------- */
+
+typedef struct build_ctx {
+    const lp_registry *reg;
+    const lp_pipeline *p;
+    const lp_run_opts *o;
+    lp_platform *pf;
+    lp_store *st;
+    int64_t platform_id;
+    char *pool_dir;
+} build_ctx;
+
+/* Shuffled index split: the first n_val indices validate. */
+static void split(size_t *idx, size_t n, uint64_t seed)
+{
+    lp_rng rng;
+    lp_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)lp_rng_below(&rng, i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* Trains a fresh predictor on the listed rows; validates on the others. */
+static int train_on(build_ctx *b, const char *type, const lp_kernel_ops *kops, const kset *s,
+                    const double *lat, const size_t *idx, size_t n, size_t n_val,
+                    lp_instance **pred, lp_train_report *rep, double *acc10, lp_err *err)
+{
+    rows tr = {0}, va = {0};
+    int rc = instance_of(b->p, &b->p->predictor, plugin_skip, pred, err);
+    if (rc == 0)
+        rc = rows_from(s, idx + n_val, n - n_val, lat, kops, &tr, err);
+    if (rc == 0)
+        rc = rows_from(s, idx, n_val, lat, kops, &va, err);
+    if (rc < 0)
+        goto done;
+    lp_dataset dtr = {.kernel_type = type, .n = tr.n, .n_features = kops->n_features, .x = tr.x, .y = tr.y};
+    lp_dataset dva = {.kernel_type = type, .n = va.n, .n_features = kops->n_features, .x = va.x, .y = va.y};
+    const lp_predictor_ops *po = lp_instance_ops(*pred);
+    if ((rc = po->train((*pred)->priv, &dtr, va.n ? &dva : NULL, NULL, rep, err)) < 0)
+        goto done;
+    *acc10 = NAN;
+    if (va.n) {
+        float *out = malloc(va.n * sizeof *out);
+        if (!out || (rc = po->predict((*pred)->priv, va.x, va.n, out, err)) < 0) {
+            free(out);
+            rc = rc < 0 ? rc : lp_err_set(err, LP_ENOMEM, "out of memory");
+            goto done;
+        }
+        size_t ok = 0;
+        for (size_t i = 0; i < va.n; i++)
+            ok += fabs(out[i] - va.y[i]) / va.y[i] <= 0.10;
+        *acc10 = (double)ok / (double)va.n;
+        free(out);
+    }
+done:
+    rows_free(&tr);
+    rows_free(&va);
+    return rc;
+}
+
+/* Reads latencies of every measured config; unsupported ones are dropped from s. */
+static int collect(build_ctx *b, kset *s, double **lat, lp_err *err)
+{
+    size_t k = 0;
+    *lat = malloc((s->n ? s->n : 1) * sizeof **lat);
+    if (!*lat)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->jobs[i].state == LP_JOB_FAILED)
+            continue;
+        int rc = job_latency(b->st, b->platform_id, &s->jobs[i], &(*lat)[k], err);
+        if (rc < 0)
+            return rc;
+        s->jobs[k] = s->jobs[i];
+        s->cfgs[k++] = s->cfgs[i];
+    }
+    s->n = k;
+    return 0;
+}
+
+/* nn-Meter's fine-grained rounds: fit on 80%, feed the 20% test errors back, measure what
+ * the sampler spawns. */
+static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *kops,
+                           lp_instance *smp, kset *s, lp_err *err)
+{
+    for (int64_t r = 0; r < b->p->rounds; r++) {
+        double *lat = NULL;
+        size_t *idx = malloc((s->n ? s->n : 1) * sizeof *idx);
+        lp_instance *pred = NULL;
+        lp_train_report rep;
+        double acc10;
+        int rc = idx ? collect(b, s, &lat, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
+        size_t n_test = s->n / 5;
+        if (rc == 0) {
+            split(idx, s->n, (uint64_t)b->p->seed + 1000 + (uint64_t)r);
+            rc = train_on(b, type, kops, s, lat, idx, s->n, n_test, &pred, &rep, &acc10, err);
+        }
+        double *rel = malloc((n_test ? n_test : 1) * sizeof *rel);
+        lp_kcfg *tc = malloc((n_test ? n_test : 1) * sizeof *tc);
+        float *x = malloc((n_test ? n_test : 1) * kops->n_features * sizeof *x), *y = malloc((n_test ? n_test : 1) * sizeof *y);
+        if (rc == 0 && (!rel || !tc || !x || !y))
+            rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+        for (size_t i = 0; rc == 0 && i < n_test; i++) {
+            tc[i] = s->cfgs[idx[i]];
+            kops->features(&tc[i], x + i * kops->n_features);
+        }
+        if (rc == 0 && n_test)
+            rc = ((const lp_predictor_ops *)lp_instance_ops(pred))->predict(pred->priv, x, n_test, y, err);
+        for (size_t i = 0; rc == 0 && i < n_test; i++)
+            rel[i] = fabs(y[i] - lat[idx[i]]) / lat[idx[i]];
+        int queued = rc == 0 ? lp_sampler_feedback(smp, tc, rel, n_test, err) : rc;
+        size_t from = s->n;
+        if (queued > 0) {
+            lp_kcfg *more = malloc((size_t)queued * sizeof *more);
+            rc = more ? lp_sampler_sample(smp, kops, (size_t)queued, more, err)
+                      : lp_err_set(err, LP_ENOMEM, "out of memory");
+            for (int i = 0; rc == 0 && i < queued; i++)
+                if (kset_add(s, type, kops, &more[i]) < 0)
+                    rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+            free(more);
+            if (rc == 0)
+                rc = kset_measure(b->reg, b->pf, b->st, s, from, b->o, err);
+        } else if (queued < 0) {
+            rc = queued;
+        }
+        if (!b->o->quiet && rc == 0)
+            fprintf(stderr, "%s: round %lld: %zu test configs, %d spawned, %zu measured in all\n",
+                    type, (long long)r + 1, n_test, queued, s->n);
+        lp_instance_destroy(pred);
+        free(lat);
+        free(idx);
+        free(rel);
+        free(tc);
+        free(x);
+        free(y);
+        if (rc < 0)
+            return rc;
+        if (queued == 0)
+            break;
+    }
+    return 0;
+}
+
+static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_err *err)
+{
+    const lp_plugin *kp = lp_registry_find(b->reg, LP_KIND_KERNEL, type);
+    const lp_kernel_ops *kops = lp_plugin_descriptor(kp)->ops;
+    lp_prior prior = {0};
+    lp_instance *smp = NULL, *pred = NULL;
+    kset s = {0};
+    lp_kcfg *drawn = malloc((size_t)b->p->count * sizeof *drawn);
+    double *lat = NULL;
+    size_t *idx = NULL;
+    int rc = drawn ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = lp_prior_build(b->reg, NULL, type, (size_t)b->p->prior_models, (uint64_t)b->p->seed,
+                            &prior, err);
+    if (rc == 0)
+        rc = instance_of(b->p, &b->p->sampler, sampler_skip, &smp, err);
+    lp_sampler_ctx ctx;
+    if (rc == 0) {
+        lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)b->p->seed, &prior);
+        rc = lp_sampler_setup(smp, &ctx, err);
+    }
+    if (rc == 0)
+        rc = lp_sampler_sample(smp, kops, (size_t)b->p->count, drawn, err);
+    for (int64_t i = 0; rc == 0 && i < b->p->count; i++)
+        if (kset_add(&s, type, kops, &drawn[i]) < 0)
+            rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    uint64_t t0 = lp_now_ns();
+    if (rc == 0)
+        rc = kset_measure(b->reg, b->pf, b->st, &s, 0, b->o, err);
+    if (rc == 0)
+        rc = feedback_rounds(b, type, kops, smp, &s, err);
+    meta->measure_seconds = (double)(lp_now_ns() - t0) / 1e9;
+    size_t drawn_distinct = s.n;
+    if (rc == 0)
+        rc = collect(b, &s, &lat, err);
+    /* A kernel type the spaces use in only a few shapes (a prior sampler then draws only
+     * those) still gets a predictor for exactly those shapes; below 2 there is nothing to fit. */
+    if (rc == 0 && s.n < 2)
+        rc = lp_err_set(err, LP_EUNSUPPORTED, "%s: %zu distinct configs drawn, %zu measurable on "
+                        "%s (the rest use primitives the engine lacks); cannot train", type,
+                        drawn_distinct, s.n, b->pf->name);
+    if (rc == 0 && !(idx = malloc(s.n * sizeof *idx)))
+        rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    lp_train_report rep = {0};
+    if (rc == 0) {
+        split(idx, s.n, (uint64_t)b->p->seed);
+        size_t n_val = (size_t)((double)s.n * b->p->validation);
+        rc = train_on(b, type, kops, &s, lat, idx, s.n, n_val, &pred, &rep, &meta->val_acc10, err);
+    }
+    if (rc == 0) {
+        snprintf(meta->kernel_type, sizeof meta->kernel_type, "%s", type);
+        snprintf(meta->predictor, sizeof meta->predictor, "%s", pred->desc->name);
+        snprintf(meta->sampler, sizeof meta->sampler, "%s", smp->desc->name);
+        snprintf(meta->file, sizeof meta->file, "%s.%s", type, pred->desc->name);
+        meta->samples = (int64_t)s.n;
+        meta->train_seconds = rep.seconds;
+        meta->val_mape = rep.val_mape;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", b->pool_dir, meta->file) < 0)
+            rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+        else
+            rc = ((const lp_predictor_ops *)lp_instance_ops(pred))->save(pred->priv, path, err);
+        free(path);
+    }
+    if (rc < 0)
+        lp_err_prefix(err, "build %s on %s: ", type, b->pf->name);
+    lp_instance_destroy(pred);
+    lp_instance_destroy(smp);
+    lp_prior_free(&prior);
+    kset_free(&s);
+    free(drawn);
+    free(lat);
+    free(idx);
+    return rc;
+}
+
+static int run_build(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
+{
+    build_ctx b = {.reg = reg, .p = p, .o = o};
+    lp_pool_meta *meta = calloc(p->n_kernels, sizeof *meta);
+    int rc = meta ? load_platform(reg, p->platform, &b.pf, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && asprintf(&b.pool_dir, "%s/%s", p->pool, b.pf->name) < 0)
+        rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = make_dirs(b.pool_dir, err);
+    if (rc == 0)
+        rc = lp_store_open(p->store, 0, &b.st, err);
+    if (rc == 0)
+        rc = lp_store_platform_add(b.st, b.pf->name, b.pf->engine->desc->name, b.pf->engine_options,
+                                   &b.platform_id, err);
+    for (size_t i = 0; rc == 0 && i < p->n_kernels; i++) {
+        if (!o->quiet)
+            fprintf(stderr, "== %s on %s: %lld configs from sampler %s\n", p->kernels[i],
+                    b.pf->name, (long long)p->count, lp_plugin_descriptor(p->sampler.plugin)->name);
+        rc = build_kernel(&b, p->kernels[i], &meta[i], err);
+    }
+    if (rc == 0)
+        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta, p->n_kernels, err);
+    if (rc == 0) {
+        printf("pool %s\n%-16s %8s %10s %10s %9s %9s\n", b.pool_dir, "KERNEL", "SAMPLES",
+               "MEASURE_S", "TRAIN_S", "VAL_MAPE", "VAL_10%");
+        for (size_t i = 0; i < p->n_kernels; i++) {
+            char mape[16] = "-", a10[16] = "-"; /* no validation rows: nothing to show */
+            if (!isnan(meta[i].val_mape))
+                snprintf(mape, sizeof mape, "%.2f%%", 100 * meta[i].val_mape);
+            if (!isnan(meta[i].val_acc10))
+                snprintf(a10, sizeof a10, "%.1f%%", 100 * meta[i].val_acc10);
+            printf("%-16s %8lld %10.1f %10.1f %9s %9s\n", meta[i].kernel_type,
+                   (long long)meta[i].samples, meta[i].measure_seconds, meta[i].train_seconds,
+                   mape, a10);
+        }
+    }
+    lp_store_close(b.st);
+    lp_platform_free(b.pf);
+    free(b.pool_dir);
+    free(meta);
+    return rc;
+}
+
+/* ---- evaluate --------------------------------------------------------------------- */
+
+typedef struct eval_row {
+    const char *space;
+    lp_model *model;
+    double measured, predicted;
+    int ok;
+} eval_row;
+
+static int model_measured(lp_store *st, int64_t platform_id, const lp_model *m, double *ms, lp_err *err)
+{
+    char *text = NULL, key[LP_STORE_KEY_MAX];
+    lp_model_info info = {0};
+    lp_measure meas;
+    int rc = lp_model_to_yaml(m, &text, err);
+    if (rc == 0) {
+        lp_store_model_key(text, key);
+        rc = lp_store_model_get(st, key, &info, err);
+    }
+    if (rc == 0)
+        rc = lp_store_get_model(st, platform_id, info.id, &meas, err);
+    if (rc == 0)
+        *ms = meas.median_ms;
+    lp_model_info_free(&info);
+    free(text);
+    return rc;
+}
+
+static FILE *report_file(const char *dir, const char *name, lp_err *err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, name) < 0) {
+        lp_err_set(err, LP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        lp_err_set(err, LP_EIO, "%s: %s", path, strerror(errno));
+    free(path);
+    return f;
+}
+
+static void print_acc_row(FILE *f, const char *name, const acc *a, int md)
+{
+    if (md)
+        fprintf(f, "| %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, a->n, acc_rmse(a),
+                acc_rmspe(a), acc_p5(a), acc_p10(a));
+    else
+        fprintf(f, "%-18s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, a->n, acc_rmse(a),
+                acc_rmspe(a), acc_p5(a), acc_p10(a));
+}
+
+static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
+{
+    lp_platform *pf = NULL;
+    lp_store *st = NULL;
+    lp_pool *pool = NULL;
+    char *pool_dir = NULL;
+    size_t n_rows = p->n_spaces * (size_t)p->eval_models;
+    eval_row *rows = calloc(n_rows ? n_rows : 1, sizeof *rows);
+    lp_job *jobs = calloc(n_rows ? n_rows : 1, sizeof *jobs);
+    acc *per = calloc(p->n_spaces + 1, sizeof *per);
+    int64_t pid = 0;
+    FILE *csv = NULL, *md = NULL;
+    int rc = rows && jobs && per ? load_platform(reg, p->platform, &pf, err)
+                                 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && asprintf(&pool_dir, "%s/%s", p->pool, pf->name) < 0)
+        rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = lp_pool_open(reg, pool_dir, &pool, err);
+    if (rc == 0)
+        rc = lp_store_open(p->store, 0, &st, err);
+    size_t k = 0;
+    for (size_t si = 0; rc == 0 && si < p->n_spaces; si++) {
+        char *path = NULL;
+        lp_space *sp = NULL;
+        rc = lp_space_find(lp_spaces_dir_default(), p->spaces[si], &path, err);
+        if (rc == 0)
+            rc = lp_space_load(path, &sp, err);
+        for (int64_t i = 0; rc == 0 && i < p->eval_models; i++, k++) {
+            rows[k].space = p->spaces[si];
+            rc = lp_space_sample_checked(sp, reg, (uint64_t)p->eval_seed, (uint64_t)i, &rows[k].model, err);
+            jobs[k].model = rows[k].model;
+        }
+        lp_space_free(sp);
+        free(path);
+    }
+    if (rc == 0) {
+        lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path, .batch = 8};
+        rc = lp_campaign_run(reg, pf, st, jobs, k, &co, err);
+    }
+    if (rc == 0)
+        rc = lp_store_platform_add(st, pf->name, pf->engine->desc->name, pf->engine_options, &pid, err);
+    size_t failed = 0;
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        if (jobs[i].state == LP_JOB_FAILED) {
+            failed++;
+            continue;
+        }
+        if ((rc = model_measured(st, pid, rows[i].model, &rows[i].measured, err)) < 0 ||
+            (rc = lp_pool_predict_model(pool, rows[i].model, NULL, &rows[i].predicted, err)) < 0)
+            break;
+        rows[i].ok = 1;
+        for (size_t si = 0; si < p->n_spaces; si++)
+            if (!strcmp(rows[i].space, p->spaces[si]))
+                acc_add(&per[si], rows[i].measured, rows[i].predicted);
+        acc_add(&per[p->n_spaces], rows[i].measured, rows[i].predicted);
+    }
+    if (rc == 0 && p->report) {
+        if ((rc = make_dirs(p->report, err)) == 0 && (csv = report_file(p->report, "models.csv", err)) &&
+            (md = report_file(p->report, "report.md", err))) {
+            fprintf(csv, "space,model,measured_ms,predicted_ms,rel_error\n");
+            for (size_t i = 0; i < k; i++)
+                if (rows[i].ok)
+                    fprintf(csv, "%s,%s,%.6f,%.6f,%.6f\n", rows[i].space, rows[i].model->name,
+                            rows[i].measured, rows[i].predicted,
+                            (rows[i].predicted - rows[i].measured) / rows[i].measured);
+            fprintf(md, "# Evaluation of pool %s on %s\n\nPipeline: `%s`. Models per space: %lld "
+                        "(seed %lld), measured whole on the platform; predicted as the sum of the "
+                        "pool's kernel predictions.\n\n| space | models | RMSE (ms) | RMSPE (%%) | "
+                        "+-5%% acc (%%) | +-10%% acc (%%) |\n|---|---|---|---|---|---|\n",
+                    pool_dir, pf->name, p->path, (long long)p->eval_models, (long long)p->eval_seed);
+            for (size_t si = 0; si <= p->n_spaces; si++)
+                print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
+            if (failed)
+                fprintf(md, "\n%zu models could not run on this engine (unsupported primitives).\n", failed);
+        } else if (rc == 0) {
+            rc = err->code;
+        }
+    }
+    if (rc == 0) {
+        printf("%-18s %6s %10s %10s %8s %8s\n", "SPACE", "MODELS", "RMSE_MS", "RMSPE", "ACC5",
+               "ACC10");
+        for (size_t si = 0; si <= p->n_spaces; si++)
+            print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
+        if (failed)
+            printf("(%zu models could not run on %s: unsupported primitives)\n", failed, pf->name);
+        if (p->report)
+            printf("report: %s/report.md\n", p->report);
+    }
+    if (csv)
+        fclose(csv);
+    if (md)
+        fclose(md);
+    for (size_t i = 0; rows && i < n_rows; i++)
+        lp_model_free(rows[i].model);
+    free(rows);
+    free(jobs);
+    free(per);
+    lp_pool_close(pool);
+    lp_store_close(st);
+    lp_platform_free(pf);
+    free(pool_dir);
+    return rc;
+}
+
+int lp_pipeline_run(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
+{
+    switch (p->kind) {
+    case LP_PIPE_BUILD: return run_build(reg, p, o, err);
+    case LP_PIPE_EVALUATE: return run_evaluate(reg, p, o, err);
+    default:
+        return lp_err_set(err, LP_EUNSUPPORTED, "%s: pipeline kind '%s' is not runnable yet",
+                          p->path, lp_pipeline_kind_name(p->kind));
+    }
+}
