@@ -129,7 +129,7 @@ int lp_cli_predict(lp_cli *cli, int argc, char **argv)
                 rc = predict_model_rows(pool, m, 0, &err);
             lp_model_free(m);
         }
-        if (rc == 0)
+        if (rc == 0 && !cli->quiet)
             fprintf(stderr, "%ld models sampled and predicted in %.3f s\n", n,
                     (double)(lp_now_ns() - t0) / 1e9);
     }

@@ -413,18 +413,31 @@ static int run_build(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *
     if (rc == 0)
         rc = lp_store_platform_add(b.st, b.pf->name, b.pf->engine->desc->name, b.pf->engine_options,
                                    &b.platform_id, err);
+    size_t n_meta = 0;
+    char skipped[2048] = "";
     for (size_t i = 0; rc == 0 && i < p->n_kernels; i++) {
         if (!o->quiet)
             fprintf(stderr, "== %s on %s: %lld configs from sampler %s\n", p->kernels[i],
                     b.pf->name, (long long)p->count, lp_plugin_descriptor(p->sampler.plugin)->name);
-        rc = build_kernel(&b, p->kernels[i], &meta[i], err);
+        rc = build_kernel(&b, p->kernels[i], &meta[n_meta], err);
+        if (rc == 0) {
+            n_meta++;
+        } else if (rc == LP_EUNSUPPORTED) {
+            /* Operator fallback: the engine lacks a primitive of this kernel type. The pool
+             * goes without it and says so; predicting a model that needs it is an error. */
+            size_t len = strlen(skipped);
+            snprintf(skipped + len, sizeof skipped - len, "  %s\n", err->msg);
+            rc = 0;
+        }
     }
     if (rc == 0)
-        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta, p->n_kernels, err);
+        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta, n_meta, err);
     if (rc == 0) {
         printf("pool %s\n%-16s %8s %10s %10s %9s %9s\n", b.pool_dir, "KERNEL", "SAMPLES",
                "MEASURE_S", "TRAIN_S", "VAL_MAPE", "VAL_10%");
-        for (size_t i = 0; i < p->n_kernels; i++) {
+        if (skipped[0])
+            fprintf(stderr, "kernel types left out of the pool (unsupported by the engine):\n%s", skipped);
+        for (size_t i = 0; i < n_meta; i++) {
             char mape[16] = "-", a10[16] = "-"; /* no validation rows: nothing to show */
             if (!isnan(meta[i].val_mape))
                 snprintf(mape, sizeof mape, "%.2f%%", 100 * meta[i].val_mape);
