@@ -1,6 +1,8 @@
 /* Plugin discovery and loading (ggml backend-registry style): one entry symbol
  * per .so, a versioned descriptor checked before anything else is touched. */
 #include <litepred/litepred.h>
+#include <litepred/predictor.h>
+#include <litepred/sampler.h>
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -156,6 +158,47 @@ static int check_desc(const char *path, const lp_plugin_desc *d, lp_err *err)
     return 0;
 }
 
+/* What a kind's ops must provide, checked at load so a broken plugin is refused with a
+ * reason instead of crashing when first used. */
+static int check_ops(const char *path, const lp_plugin_desc *d, lp_err *err)
+{
+    int rc = 0;
+    const char *missing = NULL;
+    switch (d->kind) {
+    case LP_KIND_KERNEL:
+        rc = lp_kernel_ops_check(d->ops, err);
+        break;
+    case LP_KIND_ENGINE: {
+        const lp_engine_ops *o = d->ops;
+        if (!LP_OPS_HAS(o, lp_engine_ops, supports) || !LP_OPS_HAS(o, lp_engine_ops, prepare) ||
+            !LP_OPS_HAS(o, lp_engine_ops, run) || !LP_OPS_HAS(o, lp_engine_ops, output) ||
+            !LP_OPS_HAS(o, lp_engine_ops, release))
+            missing = "supports, prepare, run, output and release";
+        break;
+    }
+    case LP_KIND_PREDICTOR: {
+        const lp_predictor_ops *o = d->ops;
+        if (!LP_OPS_HAS(o, lp_predictor_ops, train) || !LP_OPS_HAS(o, lp_predictor_ops, predict) ||
+            !LP_OPS_HAS(o, lp_predictor_ops, save) || !LP_OPS_HAS(o, lp_predictor_ops, load))
+            missing = "train, predict, save and load";
+        break;
+    }
+    case LP_KIND_SAMPLER: {
+        const lp_sampler_ops *o = d->ops;
+        if (!LP_OPS_HAS(o, lp_sampler_ops, setup) || !LP_OPS_HAS(o, lp_sampler_ops, sample))
+            missing = "setup and sample";
+        break;
+    }
+    default:
+        break;
+    }
+    if (missing)
+        rc = lp_err_set(err, LP_EABI, "ops lack a required member (%s are required)", missing);
+    if (rc < 0)
+        lp_err_prefix(err, "%s: %s plugin '%s': ", path, lp_kind_name(d->kind), d->name);
+    return rc;
+}
+
 /* Members appended after the plugin was built read as NULL. */
 #define DESC_HAS(d, m) ((d)->struct_size >= offsetof(lp_plugin_desc, m) + sizeof((d)->m) && (d)->m)
 
@@ -194,7 +237,8 @@ static int load_one(lp_registry *reg, const char *path, lp_err *err)
         goto fail;
     }
     const lp_plugin_desc *d = entry();
-    if ((rc = check_desc(path, d, err)) < 0 || (rc = check_options(path, d, err)) < 0)
+    if ((rc = check_desc(path, d, err)) < 0 || (rc = check_ops(path, d, err)) < 0 ||
+        (rc = check_options(path, d, err)) < 0)
         goto fail;
     for (size_t i = 0; i < reg->n; i++)
         if (reg->items[i].desc->kind == d->kind && !strcmp(reg->items[i].desc->name, d->name)) {

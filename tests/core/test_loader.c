@@ -84,6 +84,24 @@ Test(loader, bad_option_table_is_rejected_at_load)
                               "is outside [0, 10]");
 }
 
+Test(loader, kernel_ops_checked_at_load)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/badkernel", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/badkernel/badkernel.so: kernel plugin 'badkernel': n_features is 5, "
+                              "but 1 feature dims allow 2 (FLOPs) or 3 (FLOPs, params)");
+}
+
+Test(loader, engine_ops_checked_at_load)
+{
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(FIX "/badengine", &reg, &err), LP_EABI);
+    cr_assert_str_eq(err.msg, FIX "/badengine/badengine.so: engine plugin 'badengine': ops lack a "
+                              "required member (supports, prepare, run, output and release are required)");
+}
+
 Test(loader, file_that_is_not_a_shared_object)
 {
     char *dir = lp_test_tmpdir();
