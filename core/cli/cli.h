@@ -40,5 +40,6 @@ int lp_cli_run(lp_cli *cli, int argc, char **argv);
 int lp_cli_predict(lp_cli *cli, int argc, char **argv);
 int lp_cli_model(lp_cli *cli, int argc, char **argv);
 int lp_cli_space(lp_cli *cli, int argc, char **argv);
+int lp_cli_representative(lp_cli *cli, int argc, char **argv);
 
 #endif

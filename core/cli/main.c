@@ -17,6 +17,7 @@ static const lp_verb verbs[] = {
     {"predict", "predict model latency from a predictor pool", lp_cli_predict},
     {"model", "show a model file: kernels, configs, MACs, params, shapes", lp_cli_model},
     {"space", "search spaces: list, sample models, kernel config distributions", lp_cli_space},
+    {"representative", "print a kernel type's representative set for similarity detection", lp_cli_representative},
 };
 
 static void usage(FILE *f)
@@ -28,7 +29,7 @@ static void usage(FILE *f)
             "\n"
             "verbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(f, "  %-15s %s\n", verbs[i].name, verbs[i].summary);
     fprintf(f,
             "\n"
             "global options (anywhere on the line):\n"

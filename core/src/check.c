@@ -2,6 +2,7 @@
  * that kind's validator, collecting every problem with its position. */
 #include "check.h"
 
+#include <litepred/similarity.h>
 #include <litepred/space.h>
 
 #include <stdlib.h>
@@ -85,6 +86,9 @@ static const check_kind check_kinds[] = {
     {"platform", lp_platform_check_doc},
     {"model", lp_model_check_doc},
     {"space", lp_space_check_doc},
+    /* Last: a representative file carries no other kind's key, while other kinds (an adapt
+     * pipeline) may one day name a representative set. */
+    {"representative", lp_representative_check_doc},
 };
 
 int lp_check_file(const lp_registry *reg, const char *path, lp_diag *diag, lp_err *err)

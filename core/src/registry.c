@@ -3,6 +3,7 @@
 #include <litepred/litepred.h>
 #include <litepred/predictor.h>
 #include <litepred/sampler.h>
+#include <litepred/similarity.h>
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -187,6 +188,12 @@ static int check_ops(const char *path, const lp_plugin_desc *d, lp_err *err)
         const lp_sampler_ops *o = d->ops;
         if (!LP_OPS_HAS(o, lp_sampler_ops, setup) || !LP_OPS_HAS(o, lp_sampler_ops, sample))
             missing = "setup and sample";
+        break;
+    }
+    case LP_KIND_SIMILARITY: {
+        const lp_similarity_ops *o = d->ops;
+        if (!LP_OPS_HAS(o, lp_similarity_ops, score) || o->direction == 0)
+            missing = "score and a direction";
         break;
     }
     default:
