@@ -55,6 +55,12 @@ typedef struct lp_train_report {
     double val_mape;    /**< MAPE on the validation rows after training (NAN without them) */
     double seconds;     /**< wall time of train() */
     int finetuned;      /**< 1 when training started from held weights */
+    /* Out-of-bag error (bagged predictors such as rf): each training row predicted by the
+     * models that did not train on it. Appended; read them only when oob_rows > 0. */
+    int64_t oob_rows;   /**< training rows with an out-of-bag prediction; 0: no OOB estimate */
+    double oob_mape;    /**< MAPE of the out-of-bag predictions over those rows */
+    double oob_rmse;    /**< their root mean squared error (ms) */
+    double oob_r2;      /**< their coefficient of determination (scikit-learn's oob_score_) */
 } lp_train_report;
 
 /** Operations of a predictor. Only ever appended; test members with LP_OPS_HAS. */
