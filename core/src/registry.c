@@ -438,8 +438,10 @@ static int instance_alloc(const lp_plugin *p, lp_instance **out, lp_err *err)
 static int instance_init(lp_instance *inst, lp_err *err)
 {
     const lp_plugin_desc *d = inst->desc;
-    if (!DESC_HAS(d, init))
+    if (!DESC_HAS(d, init)) {
+        inst->inited = 1; /* nothing to check, but fini is still owed */
         return 0;
+    }
     lp_err perr = {0};
     int rc = d->init(inst->priv, &perr);
     if (rc < 0)

@@ -132,7 +132,7 @@ typedef struct lp_instance {
     const lp_plugin *plugin;     /**< what it is */
     const lp_plugin_desc *desc;  /**< the plugin's descriptor */
     void *priv;                  /**< private state (desc->priv_size bytes, options written in) */
-    int inited;                  /**< init succeeded: fini is owed */
+    int inited;                  /**< created (init, if any, succeeded): fini is owed */
 } lp_instance;
 
 /** Creates an instance: defaults, then the YAML mapping `opts` (may be NULL; its `plugin`
