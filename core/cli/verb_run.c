@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <litepred/pipeline.h>
 #include <litepred/pool.h>
@@ -68,6 +69,45 @@ static int predict_model_rows(lp_pool *pool, lp_model *m, int per_kernel, lp_err
     return rc;
 }
 
+/* Samples every model first, then predicts them all: the timing printed is prediction
+ * alone (what NAS loops pay per candidate), with the process's peak memory. */
+static int predict_space(const lp_registry *reg, lp_pool *pool, const char *space, uint64_t seed,
+                         long n, int quiet, lp_err *err)
+{
+    char *path = NULL;
+    lp_space *sp = NULL;
+    lp_model **ms = calloc((size_t)n, sizeof *ms);
+    double *pred = calloc((size_t)n, sizeof *pred);
+    int rc = ms && pred ? lp_space_find(lp_spaces_dir_default(), space, &path, err)
+                        : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = lp_space_load(path, &sp, err);
+    uint64_t t0 = lp_now_ns();
+    for (long i = 0; rc == 0 && i < n; i++)
+        rc = lp_space_sample_checked(sp, reg, seed, (uint64_t)i, &ms[i], err);
+    uint64_t t1 = lp_now_ns();
+    for (long i = 0; rc == 0 && i < n; i++)
+        rc = lp_pool_predict_model(pool, ms[i], NULL, &pred[i], err);
+    uint64_t t2 = lp_now_ns();
+    for (long i = 0; rc == 0 && i < n; i++)
+        printf("%-40s %12.4f ms\n", ms[i]->name, pred[i]);
+    if (rc == 0 && !quiet) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double pt = (double)(t2 - t1) / 1e9;
+        fprintf(stderr, "%ld models: sampled in %.3f s; predicted in %.4f s (%.0f models/s); "
+                        "peak RSS %.1f MiB\n", n, (double)(t1 - t0) / 1e9, pt,
+                pt > 0 ? (double)n / pt : 0.0, (double)ru.ru_maxrss / 1024.0);
+    }
+    for (long i = 0; ms && i < n; i++)
+        lp_model_free(ms[i]);
+    free(ms);
+    free(pred);
+    lp_space_free(sp);
+    free(path);
+    return rc;
+}
+
 int lp_cli_predict(lp_cli *cli, int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -110,8 +150,7 @@ int lp_cli_predict(lp_cli *cli, int argc, char **argv)
         return LP_EXIT_FAIL;
     lp_err err = {0};
     lp_pool *pool = NULL;
-    lp_space *sp = NULL;
-    char *dir = NULL, *path = NULL;
+    char *dir = NULL;
     int rc = asprintf(&dir, "%s/%s", pool_root, platform) < 0 ? lp_err_set(&err, LP_ENOMEM, "out of memory")
                                                               : lp_pool_open(reg, dir, &pool, &err);
     if (rc == 0 && model) {
@@ -120,23 +159,10 @@ int lp_cli_predict(lp_cli *cli, int argc, char **argv)
             rc = predict_model_rows(pool, m, per_kernel, &err);
         lp_model_free(m);
     } else if (rc == 0) {
-        if ((rc = lp_space_find(lp_spaces_dir_default(), space, &path, &err)) == 0)
-            rc = lp_space_load(path, &sp, &err);
-        uint64_t t0 = lp_now_ns();
-        for (long i = 0; rc == 0 && i < n; i++) {
-            lp_model *m = NULL;
-            if ((rc = lp_space_sample_checked(sp, reg, (uint64_t)seed, (uint64_t)i, &m, &err)) == 0)
-                rc = predict_model_rows(pool, m, 0, &err);
-            lp_model_free(m);
-        }
-        if (rc == 0 && !cli->quiet)
-            fprintf(stderr, "%ld models sampled and predicted in %.3f s\n", n,
-                    (double)(lp_now_ns() - t0) / 1e9);
+        rc = predict_space(reg, pool, space, (uint64_t)seed, n, cli->quiet, &err);
     }
-    lp_space_free(sp);
     lp_pool_close(pool);
     free(dir);
-    free(path);
     if (rc < 0) {
         fprintf(stderr, "litepred predict: %s\n", err.msg);
         return LP_EXIT_FAIL;
