@@ -323,6 +323,25 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
     return 0;
 }
 
+/* <pool>/<type>.configs lists every config the predictor saw (training and validation), so
+ * an evaluation can hold them out. */
+static int write_configs(const char *dir, const char *type, const kset *s, lp_err *err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s.configs", dir, type) < 0)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    FILE *f = fopen(path, "w");
+    int rc = 0;
+    if (!f)
+        rc = lp_err_set(err, LP_EIO, "%s: %s", path, strerror(errno));
+    for (size_t i = 0; f && i < s->n; i++)
+        fprintf(f, "%s\n", s->jobs[i].config);
+    if (f && fclose(f) != 0)
+        rc = lp_err_set(err, LP_EIO, "%s: write failed", path);
+    free(path);
+    return rc;
+}
+
 static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_err *err)
 {
     const lp_plugin *kp = lp_registry_find(b->reg, LP_KIND_KERNEL, type);
@@ -372,6 +391,8 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         size_t n_val = (size_t)((double)s.n * b->p->validation);
         rc = train_on(b, type, kops, &s, lat, idx, s.n, n_val, &pred, &rep, &meta->val_acc10, err);
     }
+    if (rc == 0)
+        rc = write_configs(b->pool_dir, type, &s, err);
     if (rc == 0) {
         snprintf(meta->kernel_type, sizeof meta->kernel_type, "%s", type);
         snprintf(meta->predictor, sizeof meta->predictor, "%s", pred->desc->name);
@@ -507,6 +528,105 @@ static void print_acc_row(FILE *f, const char *name, const acc *a, int md)
                 acc_rmspe(a), acc_p5(a), acc_p10(a));
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The sorted config lines of <pool>/<type>.configs (none when the file is absent). */
+static int read_configs(const char *dir, const char *type, char ***v, size_t *n, lp_err *err)
+{
+    char *path = NULL, line[512];
+    *v = NULL;
+    *n = 0;
+    if (asprintf(&path, "%s/%s.configs", dir, type) < 0)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+        if (!nv || !(nv[*n] = strdup(line))) {
+            free(nv ? NULL : *v);
+            fclose(f);
+            return lp_err_set(err, LP_ENOMEM, "out of memory");
+        }
+        *v = nv;
+        (*n)++;
+    }
+    fclose(f);
+    if (*n)
+        qsort(*v, *n, sizeof **v, cmp_str);
+    return 0;
+}
+
+/* Kernel-level accuracy of one pool entry on the evaluated models' configs it never saw. */
+static int eval_kernel_type(const lp_registry *reg, const lp_platform *pf, lp_store *st,
+                            int64_t pid, lp_pool_entry *e, const char *pool_dir,
+                            lp_model *const *models, size_t n_models, const lp_run_opts *o,
+                            acc *a, size_t *n_seen, lp_err *err)
+{
+    char **seen = NULL;
+    size_t ns = 0;
+    kset s = {0};
+    int rc = read_configs(pool_dir, e->meta.kernel_type, &seen, &ns, err);
+    for (size_t m = 0; rc == 0 && m < n_models; m++)
+        for (size_t i = 0; models[m] && rc == 0 && i < models[m]->n; i++) {
+            const lp_mnode *k = &models[m]->k[i];
+            if (k->op != LP_MOP_KERNEL || strcmp(k->type, e->meta.kernel_type))
+                continue;
+            char canon[256], *key = canon;
+            lp_kcfg_format(e->kops->dims, e->kops->n_dims, &k->cfg, canon, sizeof canon);
+            if (ns && bsearch(&key, seen, ns, sizeof *seen, cmp_str))
+                continue;
+            if (kset_add(&s, e->meta.kernel_type, e->kops, &k->cfg) < 0)
+                rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+        }
+    *n_seen = ns;
+    if (rc == 0 && s.n)
+        rc = kset_measure(reg, pf, st, &s, 0, o, err);
+    for (size_t i = 0; rc == 0 && i < s.n; i++) {
+        double meas, pred;
+        if (s.jobs[i].state == LP_JOB_FAILED)
+            continue;
+        if ((rc = job_latency(st, pid, &s.jobs[i], &meas, err)) == 0 &&
+            (rc = lp_pool_predict_kernels(e, &s.cfgs[i], 1, &pred, err)) == 0)
+            acc_add(a, meas, pred);
+    }
+    lp_strv_free(seen, ns);
+    kset_free(&s);
+    return rc;
+}
+
+static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store *st, int64_t pid,
+                        lp_pool *pool, const eval_row *rows, size_t n_rows, const lp_run_opts *o,
+                        FILE *md, lp_err *err)
+{
+    lp_model **ms = calloc(n_rows ? n_rows : 1, sizeof *ms);
+    int rc = ms ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    for (size_t i = 0; ms && i < n_rows; i++)
+        ms[i] = rows[i].model;
+    printf("\nkernel level (configs of the evaluated models that the predictors never saw):\n"
+           "%-18s %6s %10s %10s %8s %8s\n", "KERNEL", "CONFIGS", "RMSE_MS", "RMSPE", "ACC5", "ACC10");
+    if (md)
+        fprintf(md, "\n## Kernel level\n\nEvery distinct config of the evaluated models' kernels that "
+                    "the pool's predictor did not train or validate on, measured alone.\n\n| kernel | "
+                    "configs | RMSE (ms) | RMSPE (%%) | +-5%% acc (%%) | +-10%% acc (%%) |\n"
+                    "|---|---|---|---|---|---|\n");
+    for (size_t t = 0; rc == 0 && t < pool->n; t++) {
+        acc a = {0};
+        size_t n_seen;
+        rc = eval_kernel_type(reg, pf, st, pid, &pool->e[t], pool->dir, ms, n_rows, o, &a,
+                              &n_seen, err);
+        if (rc == 0 && a.n) {
+            print_acc_row(stdout, pool->e[t].meta.kernel_type, &a, 0);
+            if (md)
+                print_acc_row(md, pool->e[t].meta.kernel_type, &a, 1);
+        }
+    }
+    free(ms);
+    return rc;
+}
+
 static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
 {
     lp_platform *pf = NULL;
@@ -592,9 +712,11 @@ static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opt
             print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
         if (failed)
             printf("(%zu models could not run on %s: unsupported primitives)\n", failed, pf->name);
-        if (p->report)
-            printf("report: %s/report.md\n", p->report);
     }
+    if (rc == 0 && p->eval_kernels)
+        rc = eval_kernels(reg, pf, st, pid, pool, rows, k, o, md, err);
+    if (rc == 0 && p->report)
+        printf("report: %s/report.md\n", p->report);
     if (csv)
         fclose(csv);
     if (md)
