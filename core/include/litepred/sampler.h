@@ -10,9 +10,8 @@
  *      (the same seed and calls give the same configs on every machine);
  *   4. optionally, between rounds, feedback() with the relative errors a predictor made on
  *      measured configs (adaptive samplers refine where it is wrong);
- *   5. the core destroys the instance: the plugin's fini frees what setup() allocated.
- *      The core calls fini only after a successful init, so a sampler that allocates in
- *      setup() provides an init, even one that only returns 0.
+ *   5. the core destroys the instance: the plugin's fini frees what setup() allocated
+ *      (fini runs for every instance that was created, whether or not it has an init).
  *
  * A sampler never prints; it returns negative LP_E* codes with a message in err. */
 #ifndef LITEPRED_SAMPLER_H
@@ -105,6 +104,22 @@ int lp_sampler_sample(lp_instance *inst, const lp_kernel_ops *kops, size_t n, lp
 /** Calls feedback() when the sampler has one (else returns 0): configs queued, or LP_E*. */
 int lp_sampler_feedback(lp_instance *inst, const lp_kcfg *cfgs, const double *rel_err, size_t n,
                         lp_err *err);
+
+/* ---- distribution check (core/src/kl2d.c) ------------------------------------ */
+
+/** Settings of lp_kl2d; a zero member takes its default. */
+typedef struct lp_kl2d_opts {
+    double bins_per_octave; /**< cells per doubling of v + 1 on each axis (0: 2) */
+    double eps;             /**< mass added to each occupied cell of both histograms (0: 1e-6) */
+    unsigned group_mask;    /**< bit d: dim d's value also keys the cells (k, s): KL over the joint */
+} lp_kl2d_opts;
+
+/** KL(P || Q) in nats between 2-D histograms of dims dx and dy (values >= 0, binned on
+ *  log2(v + 1)) of two weighted config sets (weights NULL: 1 each; each set is normalised to
+ *  1). Cells are those occupied by either set; eps keeps a cell P has and Q lacks finite.
+ *  0 for identical sets; LP_EINVAL for a bad dim, value, weight or setting. */
+int lp_kl2d(const lp_kcfg *p, const double *pw, size_t np, const lp_kcfg *q, const double *qw,
+            size_t nq, size_t dx, size_t dy, const lp_kl2d_opts *o, double *kl, lp_err *err);
 
 #ifdef __cplusplus
 }
