@@ -211,41 +211,405 @@ static int add_tensor(lp_graph *g, lp_shape shape, lp_tensor_role role, const ch
     return push_tensor(g, shape, role, -1);
 }
 
-/* Appends node (inputs in node->in, parameters set) with n_w new weights of the given
- * shapes appended to its inputs, then its output tensor. All shapes are already valid. */
-static int push_node(lp_graph *g, lp_node *node, const lp_shape *w, int n_w, lp_shape out, lp_err *err)
+/* ---- node checks ------------------------------------------------------- */
+/* One set of rules for builders and engines: a builder runs them before it
+ * touches the graph, an engine through lp_graph_node_check before it trusts a
+ * node's shapes, so the two cannot disagree about what is well-formed. */
+
+/* What the rules see of a node: a builder's weights are shapes, not tensors, yet. */
+typedef struct node_view {
+    lp_node n;                   /* the node; weight slots of n.in are unset for a builder */
+    lp_shape in[LP_NODE_MAX_IN]; /* its input shapes, weights included */
+    lp_shape target;             /* reshape's output shape, its only parameter */
+    int rc;                      /* a builder's first failure, returned by finish_node */
+} node_view;
+
+/* The last extent; 0 for a rank the rules reject anyway. */
+static int64_t last_extent(const lp_shape *s)
 {
-    char what[64];
-    snprintf(what, sizeof what, "%s: output", lp_prim_name(node->prim));
-    int rc = shape_ok(&out, what, err);
-    for (int i = 0; rc == 0 && i < n_w; i++) {
-        snprintf(what, sizeof what, "%s: weight %d", lp_prim_name(node->prim), i);
-        rc = shape_ok(&w[i], what, err);
-    }
-    if (rc < 0)
-        return rc;
-    if ((rc = reserve(g, (size_t)n_w + 1, 1, err)) < 0)
-        return rc;
-    for (int i = 0; i < n_w; i++)
-        node->in[node->n_in++] = push_tensor(g, w[i], LP_TENSOR_WEIGHT, -1);
-    node->out = push_tensor(g, out, LP_TENSOR_VALUE, (int)g->n_nodes);
-    g->nodes[g->n_nodes++] = *node;
-    return node->out;
+    return s->rank >= 1 && s->rank <= LP_MAX_RANK ? s->d[s->rank - 1] : 0;
 }
 
-static lp_node node_of(lp_prim prim, int n_in, int a, int b)
+static int check_bias(const node_view *v, int64_t want, lp_err *err)
 {
-    lp_node n;
-    memset(&n, 0, sizeof n);
-    n.prim = prim;
-    n.n_in = n_in;
-    n.in[0] = a;
-    n.in[1] = n_in > 1 ? b : -1; /* -1 marks unused slots so a stray read fails loudly */
-    n.in[2] = -1;
-    return n;
+    char b[64];
+    const lp_shape *bias = &v->in[2];
+    if (v->n.n_in > 2 && lp_shape_numel(bias) != want)
+        return lp_err_set(err, LP_EINVAL, "%s: bias %s has %lld elements, needs %lld",
+                          lp_prim_name(v->n.prim), lp_shape_str(bias, b, sizeof b),
+                          (long long)lp_shape_numel(bias), (long long)want);
+    return 0;
+}
+
+static int check_conv_params(const node_view *v, lp_err *err)
+{
+    const lp_shape *x = &v->in[0], *w = &v->in[1];
+    int kh = v->n.p.conv.kh, kw = v->n.p.conv.kw, sh = v->n.p.conv.sh, sw = v->n.p.conv.sw;
+    int groups = v->n.p.conv.groups;
+    char b[64];
+    if (w->d[0] < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || groups < 1)
+        return lp_err_set(err, LP_EINVAL, "conv2d: cout=%lld, k=%dx%d, s=%dx%d, groups=%d must all be >= 1",
+                          (long long)w->d[0], kh, kw, sh, sw, groups);
+    if (x->d[3] % groups || w->d[0] % groups)
+        return lp_err_set(err, LP_EINVAL,
+                          "conv2d: groups=%d must divide the input channels (%lld, input %s) and cout (%lld)",
+                          groups, (long long)x->d[3], lp_shape_str(x, b, sizeof b), (long long)w->d[0]);
+    return check_act(v->n.p.conv.act, "conv2d", err);
+}
+
+static int check_conv2d(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0], *w = &v->in[1];
+    const lp_node *n = &v->n;
+    char b[64];
+    if (x->rank != 4)
+        return lp_err_set(err, LP_EINVAL, "conv2d: input %s is rank %d, needs NHWC (rank 4)",
+                          lp_shape_str(x, b, sizeof b), x->rank);
+    if (w->rank != 4)
+        return lp_err_set(err, LP_EINVAL, "conv2d: weights %s are rank %d, need OHWI (rank 4)",
+                          lp_shape_str(w, b, sizeof b), w->rank);
+    int rc = check_conv_params(v, err);
+    if (rc < 0)
+        return rc;
+    int64_t cin_g = x->d[3] / n->p.conv.groups;
+    if (w->d[1] != n->p.conv.kh || w->d[2] != n->p.conv.kw || w->d[3] != cin_g)
+        return lp_err_set(err, LP_EINVAL,
+                          "conv2d: weights %s are not [Cout, Kh, Kw, Cin/groups] = [%lld, %d, %d, %lld]",
+                          lp_shape_str(w, b, sizeof b), (long long)w->d[0], n->p.conv.kh, n->p.conv.kw,
+                          (long long)cin_g);
+    if ((rc = check_bias(v, w->d[0], err)) < 0)
+        return rc;
+    *out = lp_shape_make(4, x->d[0], lp_out_size(x->d[1], n->p.conv.sh), lp_out_size(x->d[2], n->p.conv.sw),
+                         w->d[0]);
+    return 0;
+}
+
+static int check_dense(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0], *w = &v->in[1];
+    char s1[64], s2[64];
+    if (w->rank != 2)
+        return lp_err_set(err, LP_EINVAL, "dense: weights %s are rank %d, need [N, K]",
+                          lp_shape_str(w, s1, sizeof s1), w->rank);
+    if (w->d[0] < 1)
+        return lp_err_set(err, LP_EINVAL, "dense: %lld outputs, must be >= 1", (long long)w->d[0]);
+    if (w->d[1] != last_extent(x))
+        return lp_err_set(err, LP_EINVAL, "dense: weights %s do not take the last extent of input %s",
+                          lp_shape_str(w, s1, sizeof s1), lp_shape_str(x, s2, sizeof s2));
+    int rc = check_act(v->n.p.dense.act, "dense", err);
+    if (rc < 0 || (rc = check_bias(v, w->d[0], err)) < 0)
+        return rc;
+    *out = *x;
+    out->d[x->rank - 1] = w->d[0];
+    return 0;
+}
+
+static int check_matmul(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *a = &v->in[0], *bs = &v->in[1];
+    int trans_b = v->n.p.matmul.trans_b;
+    char s1[64], s2[64];
+    if (a->rank != 3 || bs->rank != 3)
+        return lp_err_set(err, LP_EINVAL, "matmul: needs rank-3 [B, M, K] operands, got %s and %s",
+                          lp_shape_str(a, s1, sizeof s1), lp_shape_str(bs, s2, sizeof s2));
+    int64_t kb = trans_b ? bs->d[2] : bs->d[1], nb = trans_b ? bs->d[1] : bs->d[2];
+    if (a->d[0] != bs->d[0] || a->d[2] != kb)
+        return lp_err_set(err, LP_EINVAL,
+                          "matmul: shapes %s and %s%s do not match (batch %lld vs %lld, K %lld vs %lld)",
+                          lp_shape_str(a, s1, sizeof s1), lp_shape_str(bs, s2, sizeof s2),
+                          trans_b ? " (transposed)" : "", (long long)a->d[0], (long long)bs->d[0],
+                          (long long)a->d[2], (long long)kb);
+    if (!isfinite(v->n.p.matmul.alpha))
+        return lp_err_set(err, LP_EINVAL, "matmul: alpha is not finite");
+    *out = lp_shape_make(3, a->d[0], a->d[1], nb, 0);
+    return 0;
+}
+
+static int check_pool(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0];
+    lp_pool_kind kind = v->n.p.pool.kind;
+    int k = v->n.p.pool.k, s = v->n.p.pool.s;
+    char b[64];
+    if (x->rank != 4)
+        return lp_err_set(err, LP_EINVAL, "pool: input %s is rank %d, needs NHWC (rank 4)",
+                          lp_shape_str(x, b, sizeof b), x->rank);
+    if (kind == LP_POOL_GLOBAL_AVG) {
+        *out = lp_shape_make(4, x->d[0], 1, 1, x->d[3]);
+        return 0;
+    }
+    if (kind != LP_POOL_MAX && kind != LP_POOL_AVG)
+        return lp_err_set(err, LP_EINVAL, "pool: kind %d is not an lp_pool_kind", (int)kind);
+    if (k < 1 || s < 1)
+        return lp_err_set(err, LP_EINVAL, "pool: k=%d and s=%d must be >= 1", k, s);
+    *out = lp_shape_make(4, x->d[0], lp_out_size(x->d[1], s), lp_out_size(x->d[2], s), x->d[3]);
+    return 0;
+}
+
+static int check_act_node(const node_view *v, lp_shape *out, lp_err *err)
+{
+    int rc = check_act(v->n.p.act.act, "act", err);
+    if (rc < 0)
+        return rc;
+    if (v->n.p.act.act == LP_ACT_NONE)
+        return lp_err_set(err, LP_EINVAL, "act: a standalone activation cannot be 'none'");
+    *out = v->in[0];
+    return 0;
+}
+
+static int check_add(const node_view *v, lp_shape *out, lp_err *err)
+{
+    char s1[64], s2[64];
+    int rc = check_act(v->n.p.add.act, "add", err);
+    if (rc < 0)
+        return rc;
+    if (!lp_shape_equal(&v->in[0], &v->in[1]))
+        return lp_err_set(err, LP_EINVAL, "add: shapes %s and %s differ",
+                          lp_shape_str(&v->in[0], s1, sizeof s1), lp_shape_str(&v->in[1], s2, sizeof s2));
+    *out = v->in[0];
+    return 0;
+}
+
+/* Any numpy broadcast of b over a is well-formed (the output is a's shape);
+ * which broadcasts an engine runs is its own business. */
+static int check_mul(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *a = &v->in[0], *b = &v->in[1];
+    char s1[64], s2[64];
+    int ok = b->rank <= a->rank;
+    for (int i = 1; ok && i <= b->rank; i++)
+        ok = b->d[b->rank - i] == 1 || b->d[b->rank - i] == a->d[a->rank - i];
+    if (!ok)
+        return lp_err_set(err, LP_EINVAL, "mul: %s does not match or broadcast over %s",
+                          lp_shape_str(b, s2, sizeof s2), lp_shape_str(a, s1, sizeof s1));
+    *out = *a;
+    return 0;
+}
+
+static int check_softmax(const node_view *v, lp_shape *out, lp_err *err)
+{
+    (void)err;
+    *out = v->in[0];
+    return 0;
+}
+
+static int check_layernorm(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0];
+    int64_t c = last_extent(x);
+    char s1[64], s2[64], s3[64];
+    float eps = v->n.p.layernorm.eps;
+    if (!isfinite(eps) || eps <= 0)
+        return lp_err_set(err, LP_EINVAL, "layernorm: eps %g must be finite and > 0", (double)eps);
+    if (lp_shape_numel(&v->in[1]) != c || lp_shape_numel(&v->in[2]) != c)
+        return lp_err_set(err, LP_EINVAL,
+                          "layernorm: gamma %s and beta %s need %lld elements (the last extent of %s)",
+                          lp_shape_str(&v->in[1], s1, sizeof s1), lp_shape_str(&v->in[2], s2, sizeof s2),
+                          (long long)c, lp_shape_str(x, s3, sizeof s3));
+    *out = *x;
+    return 0;
+}
+
+static int check_concat(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *a = &v->in[0], *b = &v->in[1];
+    int axis = v->n.p.concat.axis;
+    char s1[64], s2[64];
+    if (a->rank != b->rank || axis < 0 || axis >= a->rank)
+        return lp_err_set(err, LP_EINVAL, "concat: cannot join %s and %s along axis %d",
+                          lp_shape_str(a, s1, sizeof s1), lp_shape_str(b, s2, sizeof s2), axis);
+    for (int i = 0; i < a->rank; i++)
+        if (i != axis && a->d[i] != b->d[i])
+            return lp_err_set(err, LP_EINVAL, "concat: %s and %s differ on axis %d (joining along %d)",
+                              lp_shape_str(a, s1, sizeof s1), lp_shape_str(b, s2, sizeof s2), i, axis);
+    *out = *a;
+    out->d[axis] += b->d[axis];
+    return 0;
+}
+
+static int check_reshape(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0], *t = &v->target;
+    char s1[64], s2[64];
+    int rc = shape_ok(t, "reshape: target", err);
+    if (rc < 0)
+        return rc;
+    if (lp_shape_numel(x) != lp_shape_numel(t))
+        return lp_err_set(err, LP_EINVAL, "reshape: %s (%lld elements) cannot become %s (%lld elements)",
+                          lp_shape_str(x, s1, sizeof s1), (long long)lp_shape_numel(x),
+                          lp_shape_str(t, s2, sizeof s2), (long long)lp_shape_numel(t));
+    *out = *t;
+    return 0;
+}
+
+static int check_transpose(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0];
+    const int *perm = v->n.p.transpose.perm;
+    int seen[LP_MAX_RANK] = {0};
+    char b[64];
+    *out = *x;
+    for (int i = 0; i < x->rank; i++) {
+        if (perm[i] < 0 || perm[i] >= x->rank || seen[perm[i]]++)
+            return lp_err_set(err, LP_EINVAL, "transpose: perm is not a permutation of the %d axes of %s",
+                              x->rank, lp_shape_str(x, b, sizeof b));
+        out->d[i] = x->d[perm[i]];
+    }
+    return 0;
+}
+
+static int check_slice(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const lp_shape *x = &v->in[0];
+    int axis = v->n.p.slice.axis;
+    int64_t start = v->n.p.slice.start, len = v->n.p.slice.len;
+    char b[64];
+    if (axis < 0 || axis >= x->rank)
+        return lp_err_set(err, LP_EINVAL, "slice: axis %d is not an axis of %s", axis,
+                          lp_shape_str(x, b, sizeof b));
+    /* start > extent - len rather than start + len > extent: no overflow on huge values. */
+    if (start < 0 || len < 1 || start > x->d[axis] - len)
+        return lp_err_set(err, LP_EINVAL, "slice: [%lld, %lld) is not inside axis %d (extent %lld) of %s",
+                          (long long)start, (long long)start + len, axis, (long long)x->d[axis],
+                          lp_shape_str(x, b, sizeof b));
+    *out = *x;
+    out->d[axis] = len;
+    return 0;
+}
+
+typedef int (*prim_check_fn)(const node_view *v, lp_shape *out, lp_err *err);
+
+/* Per primitive: the input counts (weights included) and the shape rule. */
+static const struct {
+    int lo, hi;
+    prim_check_fn check;
+} prim_rules[LP_PRIM_COUNT_] = {
+    [LP_PRIM_CONV2D] = {2, 3, check_conv2d},       [LP_PRIM_DENSE] = {2, 3, check_dense},
+    [LP_PRIM_MATMUL] = {2, 2, check_matmul},       [LP_PRIM_POOL] = {1, 1, check_pool},
+    [LP_PRIM_ACT] = {1, 1, check_act_node},        [LP_PRIM_ADD] = {2, 2, check_add},
+    [LP_PRIM_MUL] = {2, 2, check_mul},             [LP_PRIM_SOFTMAX] = {1, 1, check_softmax},
+    [LP_PRIM_LAYERNORM] = {3, 3, check_layernorm}, [LP_PRIM_CONCAT] = {2, 2, check_concat},
+    [LP_PRIM_RESHAPE] = {1, 1, check_reshape},     [LP_PRIM_TRANSPOSE] = {1, 1, check_transpose},
+    [LP_PRIM_SLICE] = {1, 1, check_slice},
+};
+
+/* The primitive is known and has a sane input count, so the rest may index by them. */
+static int check_head(const lp_node *n, lp_err *err)
+{
+    if ((int)n->prim < 1 || (int)n->prim >= LP_PRIM_COUNT_)
+        return lp_err_set(err, LP_EINVAL, "node: primitive #%d is not an lp_prim", (int)n->prim);
+    int lo = prim_rules[n->prim].lo, hi = prim_rules[n->prim].hi;
+    if (n->n_in < lo || n->n_in > hi)
+        return lp_err_set(err, LP_EINVAL, "%s: %d inputs, expected %d..%d", lp_prim_name(n->prim), n->n_in,
+                          lo, hi);
+    return 0;
+}
+
+/* Ranks first, because the rules index extents by rank; the finer shape checks
+ * last, so that a bad builder parameter is named rather than the weight it made. */
+static int node_infer(const node_view *v, lp_shape *out, lp_err *err)
+{
+    const char *nm = lp_prim_name(v->n.prim);
+    char what[64];
+    for (int i = 0; i < v->n.n_in; i++)
+        if (v->in[i].rank < 1 || v->in[i].rank > LP_MAX_RANK)
+            return lp_err_set(err, LP_EINVAL, "%s: input %d has rank %d, not in 1..%d", nm, i,
+                              v->in[i].rank, LP_MAX_RANK);
+    int rc = prim_rules[v->n.prim].check(v, out, err);
+    for (int i = 0; rc == 0 && i < v->n.n_in; i++) {
+        snprintf(what, sizeof what, "%s: input %d", nm, i);
+        rc = shape_ok(&v->in[i], what, err);
+    }
+    if (rc == 0) {
+        snprintf(what, sizeof what, "%s: output", nm);
+        rc = shape_ok(out, what, err);
+    }
+    return rc;
+}
+
+int lp_graph_node_check(const lp_graph *g, const lp_node *node, lp_shape *out, lp_err *err)
+{
+    if (!g || !node)
+        return lp_err_set(err, LP_EINVAL, "node: graph or node is NULL");
+    int rc = check_head(node, err);
+    if (rc < 0)
+        return rc;
+    const char *nm = lp_prim_name(node->prim);
+    node_view v = {.n = *node};
+    for (int i = 0; i < node->n_in; i++)
+        if ((rc = get_shape(g, node->in[i], nm, &v.in[i], err)) < 0)
+            return rc;
+    if (node->out < 0 || (size_t)node->out >= g->n_tensors)
+        return lp_err_set(err, LP_EINVAL, "%s: output tensor %d does not exist (the graph has %zu tensors)",
+                          nm, node->out, g->n_tensors);
+    const lp_shape *got = &g->tensors[node->out].shape;
+    v.target = *got;
+    lp_shape want;
+    if ((rc = node_infer(&v, &want, err)) < 0)
+        return rc;
+    if (!lp_shape_equal(&want, got)) {
+        char s1[64], s2[64];
+        return lp_err_set(err, LP_EINVAL, "%s: output is %s, the inputs give %s", nm,
+                          lp_shape_str(got, s1, sizeof s1), lp_shape_str(&want, s2, sizeof s2));
+    }
+    if (out)
+        *out = want;
+    return 0;
+}
+
+int lp_shape_bcast_last(const lp_shape *a, const lp_shape *b)
+{
+    if (lp_shape_equal(a, b))
+        return 1;
+    if (b->rank < 1 || b->rank > a->rank || a->rank > LP_MAX_RANK)
+        return 0;
+    for (int i = 0; i < b->rank - 1; i++)
+        if (b->d[i] != 1)
+            return 0;
+    return b->d[b->rank - 1] == a->d[a->rank - 1];
 }
 
 /* ---- builders --------------------------------------------------------- */
+
+/* Starts a builder's node on graph inputs a (and b when n_in > 1), fetching their shapes;
+ * a failure waits in rc, so builders set parameters unconditionally and finish. */
+static node_view begin_node(const lp_graph *g, lp_prim prim, int n_in, int a, int b, lp_err *err)
+{
+    node_view v;
+    memset(&v, 0, sizeof v);
+    v.n.prim = prim;
+    v.n.n_in = n_in;
+    v.n.in[0] = a;
+    v.n.in[1] = n_in > 1 ? b : -1; /* -1 marks unused slots so a stray read fails loudly */
+    v.n.in[2] = -1;
+    v.n.out = -1;
+    v.rc = get_shape(g, a, lp_prim_name(prim), &v.in[0], err);
+    if (v.rc == 0 && n_in > 1)
+        v.rc = get_shape(g, b, lp_prim_name(prim), &v.in[1], err);
+    return v;
+}
+
+/* Adds a weight of the given shape as the node's next input (created by finish_node). */
+static void want_weight(node_view *v, lp_shape shape)
+{
+    v->in[v->n.n_in++] = shape;
+}
+
+/* Checks the node by the engines' rules, then appends its n_w weights (its last
+ * inputs), its output and itself; room is reserved first so nothing half-done stays. */
+static int finish_node(lp_graph *g, node_view *v, int n_w, lp_err *err)
+{
+    lp_shape out;
+    int rc = v->rc;
+    if (rc < 0 || (rc = check_head(&v->n, err)) < 0 || (rc = node_infer(v, &out, err)) < 0 ||
+        (rc = reserve(g, (size_t)n_w + 1, 1, err)) < 0)
+        return rc;
+    for (int i = v->n.n_in - n_w; i < v->n.n_in; i++)
+        v->n.in[i] = push_tensor(g, v->in[i], LP_TENSOR_WEIGHT, -1);
+    v->n.out = push_tensor(g, out, LP_TENSOR_VALUE, (int)g->n_nodes);
+    g->nodes[g->n_nodes++] = v->n;
+    return v->n.out;
+}
 
 int lp_graph_input(lp_graph *g, lp_shape shape, lp_err *err)
 {
@@ -276,252 +640,124 @@ int lp_graph_mark_output(lp_graph *g, int t, lp_err *err)
 
 int lp_graph_conv2d(lp_graph *g, int x, int cout, int k, int s, int groups, int bias, lp_act act, lp_err *err)
 {
-    lp_shape xs;
-    char b[64];
-    int rc = get_shape(g, x, "conv2d", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (xs.rank != 4)
-        return lp_err_set(err, LP_EINVAL, "conv2d: input %s is rank %d, needs NHWC (rank 4)",
-                          lp_shape_str(&xs, b, sizeof b), xs.rank);
-    if (cout < 1 || k < 1 || s < 1 || groups < 1)
-        return lp_err_set(err, LP_EINVAL, "conv2d: cout=%d, k=%d, s=%d, groups=%d must all be >= 1",
-                          cout, k, s, groups);
-    int64_t cin = xs.d[3];
-    if (cin % groups || cout % groups)
-        return lp_err_set(err, LP_EINVAL,
-                          "conv2d: groups=%d must divide the input channels (%lld, input %s) and cout (%d)",
-                          groups, (long long)cin, lp_shape_str(&xs, b, sizeof b), cout);
-    if ((rc = check_act(act, "conv2d", err)) < 0)
-        return rc;
-    lp_node n = node_of(LP_PRIM_CONV2D, 1, x, 0);
-    n.p.conv.kh = n.p.conv.kw = k;
-    n.p.conv.sh = n.p.conv.sw = s;
-    n.p.conv.groups = groups;
-    n.p.conv.act = act;
-    lp_shape w[2] = {lp_shape_make(4, cout, k, k, cin / groups), lp_shape_make(1, cout, 0, 0, 0)};
-    lp_shape out = lp_shape_make(4, xs.d[0], lp_out_size(xs.d[1], s), lp_out_size(xs.d[2], s), cout);
-    return push_node(g, &n, w, bias ? 2 : 1, out, err);
+    node_view v = begin_node(g, LP_PRIM_CONV2D, 1, x, 0, err);
+    v.n.p.conv.kh = v.n.p.conv.kw = k;
+    v.n.p.conv.sh = v.n.p.conv.sw = s;
+    v.n.p.conv.groups = groups;
+    v.n.p.conv.act = act;
+    /* groups < 1 only needs a divisor here; the rules reject it by name. */
+    int64_t cin_g = last_extent(&v.in[0]) / (groups > 0 ? groups : 1);
+    want_weight(&v, lp_shape_make(4, cout, k, k, cin_g));
+    if (bias)
+        want_weight(&v, lp_shape_make(1, cout, 0, 0, 0));
+    return finish_node(g, &v, bias ? 2 : 1, err);
 }
 
 int lp_graph_dense(lp_graph *g, int x, int n_out, int bias, lp_act act, lp_err *err)
 {
-    lp_shape xs;
-    int rc = get_shape(g, x, "dense", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (n_out < 1)
-        return lp_err_set(err, LP_EINVAL, "dense: %d outputs, must be >= 1", n_out);
-    if ((rc = check_act(act, "dense", err)) < 0)
-        return rc;
-    int64_t kin = xs.d[xs.rank - 1];
-    lp_node n = node_of(LP_PRIM_DENSE, 1, x, 0);
-    n.p.dense.act = act;
-    lp_shape w[2] = {lp_shape_make(2, n_out, kin, 0, 0), lp_shape_make(1, n_out, 0, 0, 0)};
-    lp_shape out = xs;
-    out.d[xs.rank - 1] = n_out;
-    return push_node(g, &n, w, bias ? 2 : 1, out, err);
+    node_view v = begin_node(g, LP_PRIM_DENSE, 1, x, 0, err);
+    v.n.p.dense.act = act;
+    want_weight(&v, lp_shape_make(2, n_out, last_extent(&v.in[0]), 0, 0));
+    if (bias)
+        want_weight(&v, lp_shape_make(1, n_out, 0, 0, 0));
+    return finish_node(g, &v, bias ? 2 : 1, err);
 }
 
 int lp_graph_matmul(lp_graph *g, int a, int b, int trans_b, float alpha, lp_err *err)
 {
-    lp_shape as, bs;
-    char s1[64], s2[64];
-    int rc = get_shape(g, a, "matmul", &as, err);
-    if (rc < 0 || (rc = get_shape(g, b, "matmul", &bs, err)) < 0)
-        return rc;
-    if (as.rank != 3 || bs.rank != 3)
-        return lp_err_set(err, LP_EINVAL, "matmul: needs rank-3 [B, M, K] operands, got %s and %s",
-                          lp_shape_str(&as, s1, sizeof s1), lp_shape_str(&bs, s2, sizeof s2));
-    int64_t kb = trans_b ? bs.d[2] : bs.d[1], nb = trans_b ? bs.d[1] : bs.d[2];
-    if (as.d[0] != bs.d[0] || as.d[2] != kb)
-        return lp_err_set(err, LP_EINVAL,
-                          "matmul: shapes %s and %s%s do not match (batch %lld vs %lld, K %lld vs %lld)",
-                          lp_shape_str(&as, s1, sizeof s1), lp_shape_str(&bs, s2, sizeof s2),
-                          trans_b ? " (transposed)" : "", (long long)as.d[0], (long long)bs.d[0],
-                          (long long)as.d[2], (long long)kb);
-    if (!isfinite(alpha))
-        return lp_err_set(err, LP_EINVAL, "matmul: alpha is not finite");
-    lp_node n = node_of(LP_PRIM_MATMUL, 2, a, b);
-    n.p.matmul.trans_b = trans_b ? 1 : 0;
-    n.p.matmul.alpha = alpha;
-    return push_node(g, &n, NULL, 0, lp_shape_make(3, as.d[0], as.d[1], nb, 0), err);
+    node_view v = begin_node(g, LP_PRIM_MATMUL, 2, a, b, err);
+    v.n.p.matmul.trans_b = trans_b ? 1 : 0;
+    v.n.p.matmul.alpha = alpha;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_pool(lp_graph *g, int x, lp_pool_kind kind, int k, int s, lp_err *err)
 {
-    lp_shape xs;
-    char b[64];
-    int rc = get_shape(g, x, "pool", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (xs.rank != 4)
-        return lp_err_set(err, LP_EINVAL, "pool: input %s is rank %d, needs NHWC (rank 4)",
-                          lp_shape_str(&xs, b, sizeof b), xs.rank);
-    lp_node n = node_of(LP_PRIM_POOL, 1, x, 0);
-    n.p.pool.kind = kind;
-    if (kind == LP_POOL_GLOBAL_AVG)
-        return push_node(g, &n, NULL, 0, lp_shape_make(4, xs.d[0], 1, 1, xs.d[3]), err);
-    if (kind != LP_POOL_MAX && kind != LP_POOL_AVG)
-        return lp_err_set(err, LP_EINVAL, "pool: kind %d is not an lp_pool_kind", (int)kind);
-    if (k < 1 || s < 1)
-        return lp_err_set(err, LP_EINVAL, "pool: k=%d and s=%d must be >= 1", k, s);
-    n.p.pool.k = k;
-    n.p.pool.s = s;
-    lp_shape out = lp_shape_make(4, xs.d[0], lp_out_size(xs.d[1], s), lp_out_size(xs.d[2], s), xs.d[3]);
-    return push_node(g, &n, NULL, 0, out, err);
+    node_view v = begin_node(g, LP_PRIM_POOL, 1, x, 0, err);
+    v.n.p.pool.kind = kind;
+    v.n.p.pool.k = kind == LP_POOL_GLOBAL_AVG ? 0 : k;
+    v.n.p.pool.s = kind == LP_POOL_GLOBAL_AVG ? 0 : s;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_act(lp_graph *g, int x, lp_act act, lp_err *err)
 {
-    lp_shape xs;
-    int rc = get_shape(g, x, "act", &xs, err);
-    if (rc < 0 || (rc = check_act(act, "act", err)) < 0)
-        return rc;
-    if (act == LP_ACT_NONE)
-        return lp_err_set(err, LP_EINVAL, "act: a standalone activation cannot be 'none'");
-    lp_node n = node_of(LP_PRIM_ACT, 1, x, 0);
-    n.p.act.act = act;
-    return push_node(g, &n, NULL, 0, xs, err);
+    node_view v = begin_node(g, LP_PRIM_ACT, 1, x, 0, err);
+    v.n.p.act.act = act;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_add(lp_graph *g, int a, int b, lp_act act, lp_err *err)
 {
-    lp_shape as, bs;
-    char s1[64], s2[64];
-    int rc = get_shape(g, a, "add", &as, err);
-    if (rc < 0 || (rc = get_shape(g, b, "add", &bs, err)) < 0 || (rc = check_act(act, "add", err)) < 0)
-        return rc;
-    if (!lp_shape_equal(&as, &bs))
-        return lp_err_set(err, LP_EINVAL, "add: shapes %s and %s differ",
-                          lp_shape_str(&as, s1, sizeof s1), lp_shape_str(&bs, s2, sizeof s2));
-    lp_node n = node_of(LP_PRIM_ADD, 2, a, b);
-    n.p.add.act = act;
-    return push_node(g, &n, NULL, 0, as, err);
+    node_view v = begin_node(g, LP_PRIM_ADD, 2, a, b, err);
+    v.n.p.add.act = act;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_mul(lp_graph *g, int a, int b, lp_err *err)
 {
-    lp_shape as, bs;
     char s1[64], s2[64];
-    int rc = get_shape(g, a, "mul", &as, err);
-    if (rc < 0 || (rc = get_shape(g, b, "mul", &bs, err)) < 0)
-        return rc;
-    int bcast = as.rank == 4 && bs.rank == 4 && bs.d[0] == 1 && bs.d[1] == 1 && bs.d[2] == 1 &&
-                bs.d[3] == as.d[3];
-    if (!bcast && !lp_shape_equal(&as, &bs))
+    node_view v = begin_node(g, LP_PRIM_MUL, 2, a, b, err);
+    const lp_shape *as = &v.in[0], *bs = &v.in[1];
+    /* Builders make only the broadcast every engine runs (squeeze-excite's), a
+     * subset of the well-formed ones, so that a kernel never builds a mul that
+     * engines refuse. */
+    int ok = lp_shape_equal(as, bs) || (as->rank == 4 && bs->rank == 4 && lp_shape_bcast_last(as, bs));
+    if (v.rc == 0 && !ok)
         return lp_err_set(err, LP_EINVAL, "mul: %s does not match or broadcast ([1,1,1,C]) over %s",
-                          lp_shape_str(&bs, s2, sizeof s2), lp_shape_str(&as, s1, sizeof s1));
-    lp_node n = node_of(LP_PRIM_MUL, 2, a, b);
-    return push_node(g, &n, NULL, 0, as, err);
+                          lp_shape_str(bs, s2, sizeof s2), lp_shape_str(as, s1, sizeof s1));
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_softmax(lp_graph *g, int x, lp_err *err)
 {
-    lp_shape xs;
-    int rc = get_shape(g, x, "softmax", &xs, err);
-    if (rc < 0)
-        return rc;
-    lp_node n = node_of(LP_PRIM_SOFTMAX, 1, x, 0);
-    return push_node(g, &n, NULL, 0, xs, err);
+    node_view v = begin_node(g, LP_PRIM_SOFTMAX, 1, x, 0, err);
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_layernorm(lp_graph *g, int x, float eps, lp_err *err)
 {
-    lp_shape xs;
-    int rc = get_shape(g, x, "layernorm", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (!isfinite(eps) || eps <= 0)
-        return lp_err_set(err, LP_EINVAL, "layernorm: eps %g must be finite and > 0", (double)eps);
-    int64_t c = xs.d[xs.rank - 1];
-    lp_node n = node_of(LP_PRIM_LAYERNORM, 1, x, 0);
-    n.p.layernorm.eps = eps;
-    lp_shape w[2] = {lp_shape_make(1, c, 0, 0, 0), lp_shape_make(1, c, 0, 0, 0)};
-    return push_node(g, &n, w, 2, xs, err);
+    node_view v = begin_node(g, LP_PRIM_LAYERNORM, 1, x, 0, err);
+    v.n.p.layernorm.eps = eps;
+    int64_t c = last_extent(&v.in[0]);
+    want_weight(&v, lp_shape_make(1, c, 0, 0, 0));
+    want_weight(&v, lp_shape_make(1, c, 0, 0, 0));
+    return finish_node(g, &v, 2, err);
 }
 
 int lp_graph_concat(lp_graph *g, int a, int b, int axis, lp_err *err)
 {
-    lp_shape as, bs;
-    char s1[64], s2[64];
-    int rc = get_shape(g, a, "concat", &as, err);
-    if (rc < 0 || (rc = get_shape(g, b, "concat", &bs, err)) < 0)
-        return rc;
-    if (as.rank != bs.rank || axis < 0 || axis >= as.rank)
-        return lp_err_set(err, LP_EINVAL, "concat: cannot join %s and %s along axis %d",
-                          lp_shape_str(&as, s1, sizeof s1), lp_shape_str(&bs, s2, sizeof s2), axis);
-    for (int i = 0; i < as.rank; i++)
-        if (i != axis && as.d[i] != bs.d[i])
-            return lp_err_set(err, LP_EINVAL, "concat: %s and %s differ on axis %d (joining along %d)",
-                              lp_shape_str(&as, s1, sizeof s1), lp_shape_str(&bs, s2, sizeof s2), i, axis);
-    lp_node n = node_of(LP_PRIM_CONCAT, 2, a, b);
-    n.p.concat.axis = axis;
-    lp_shape out = as;
-    out.d[axis] += bs.d[axis];
-    return push_node(g, &n, NULL, 0, out, err);
+    node_view v = begin_node(g, LP_PRIM_CONCAT, 2, a, b, err);
+    v.n.p.concat.axis = axis;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_reshape(lp_graph *g, int x, lp_shape shape, lp_err *err)
 {
-    lp_shape xs;
-    char s1[64], s2[64];
-    int rc = get_shape(g, x, "reshape", &xs, err);
-    if (rc < 0 || (rc = shape_ok(&shape, "reshape: target", err)) < 0)
-        return rc;
-    if (lp_shape_numel(&xs) != lp_shape_numel(&shape))
-        return lp_err_set(err, LP_EINVAL, "reshape: %s (%lld elements) cannot become %s (%lld elements)",
-                          lp_shape_str(&xs, s1, sizeof s1), (long long)lp_shape_numel(&xs),
-                          lp_shape_str(&shape, s2, sizeof s2), (long long)lp_shape_numel(&shape));
-    lp_node n = node_of(LP_PRIM_RESHAPE, 1, x, 0);
-    return push_node(g, &n, NULL, 0, shape, err);
+    node_view v = begin_node(g, LP_PRIM_RESHAPE, 1, x, 0, err);
+    v.target = shape;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_transpose(lp_graph *g, int x, const int *perm, lp_err *err)
 {
-    lp_shape xs;
-    char b[64];
-    int rc = get_shape(g, x, "transpose", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (!perm)
+    node_view v = begin_node(g, LP_PRIM_TRANSPOSE, 1, x, 0, err);
+    if (v.rc == 0 && !perm)
         return lp_err_set(err, LP_EINVAL, "transpose: perm is NULL");
-    int seen[LP_MAX_RANK] = {0};
-    lp_node n = node_of(LP_PRIM_TRANSPOSE, 1, x, 0);
-    lp_shape out = xs;
+    /* The caller's perm has one entry per axis (none when begin_node failed: rank 0);
+     * identity fills the slots past the rank. */
     for (int i = 0; i < LP_MAX_RANK; i++)
-        n.p.transpose.perm[i] = i;
-    for (int i = 0; i < xs.rank; i++) {
-        if (perm[i] < 0 || perm[i] >= xs.rank || seen[perm[i]]++)
-            return lp_err_set(err, LP_EINVAL, "transpose: perm is not a permutation of the %d axes of %s",
-                              xs.rank, lp_shape_str(&xs, b, sizeof b));
-        n.p.transpose.perm[i] = perm[i];
-        out.d[i] = xs.d[perm[i]];
-    }
-    return push_node(g, &n, NULL, 0, out, err);
+        v.n.p.transpose.perm[i] = i < v.in[0].rank ? perm[i] : i;
+    return finish_node(g, &v, 0, err);
 }
 
 int lp_graph_slice(lp_graph *g, int x, int axis, int64_t start, int64_t len, lp_err *err)
 {
-    lp_shape xs;
-    char b[64];
-    int rc = get_shape(g, x, "slice", &xs, err);
-    if (rc < 0)
-        return rc;
-    if (axis < 0 || axis >= xs.rank)
-        return lp_err_set(err, LP_EINVAL, "slice: axis %d is not an axis of %s", axis,
-                          lp_shape_str(&xs, b, sizeof b));
-    if (start < 0 || len < 1 || start > xs.d[axis] - len)
-        return lp_err_set(err, LP_EINVAL, "slice: [%lld, %lld) is not inside axis %d (extent %lld) of %s",
-                          (long long)start, (long long)(start + len), axis, (long long)xs.d[axis],
-                          lp_shape_str(&xs, b, sizeof b));
-    lp_node n = node_of(LP_PRIM_SLICE, 1, x, 0);
-    n.p.slice.axis = axis;
-    n.p.slice.start = start;
-    n.p.slice.len = len;
-    lp_shape out = xs;
-    out.d[axis] = len;
-    return push_node(g, &n, NULL, 0, out, err);
+    node_view v = begin_node(g, LP_PRIM_SLICE, 1, x, 0, err);
+    v.n.p.slice.axis = axis;
+    v.n.p.slice.start = start;
+    v.n.p.slice.len = len;
+    return finish_node(g, &v, 0, err);
 }
 
 /* ---- deterministic data ------------------------------------------------ */

@@ -19,7 +19,7 @@ typedef enum lp_prim {
     LP_PRIM_POOL,       /**< in: x NHWC; max, avg or global average */
     LP_PRIM_ACT,        /**< in: x; elementwise activation */
     LP_PRIM_ADD,        /**< in: a, b of one shape; fused act */
-    LP_PRIM_MUL,        /**< in: a, b where b broadcasts over a (same shape, or [1,1,1,C] against NHWC) */
+    LP_PRIM_MUL,        /**< in: a, b where b broadcasts over a (numpy rules); lp_graph_mul makes same shape or [1,1,1,C] over NHWC */
     LP_PRIM_SOFTMAX,    /**< in: x; over the last axis */
     LP_PRIM_LAYERNORM,  /**< in: x, gamma [C], beta [C]; over the last axis */
     LP_PRIM_CONCAT,     /**< in: a, b; along axis */
@@ -134,10 +134,16 @@ const char *lp_act_name(lp_act a);
 /** Parses an activation name; returns -1 when unknown. */
 int lp_act_parse(const char *name);
 
-/* Builders: each validates its inputs' shapes, appends a node (creating its
- * weights), and returns the new output tensor id (>= 0) or a negative LP_E*
- * with a message naming the primitive and the shapes. A failed builder leaves
- * the graph unchanged. Tensor ids are indices into g->tensors. */
+/** True when b is a's shape or [1, ..., 1, C] over a's last axis C: the mul broadcast engines run. */
+int lp_shape_bcast_last(const lp_shape *a, const lp_shape *b);
+
+/** Checks a node of g (inputs, shapes, parameters, output); sets *out (may be NULL); else LP_EINVAL naming the prim. */
+int lp_graph_node_check(const lp_graph *g, const lp_node *node, lp_shape *out, lp_err *err);
+
+/* Builders: each validates its inputs' shapes with lp_graph_node_check's rules,
+ * appends a node (creating its weights), and returns the new output tensor id
+ * (>= 0) or a negative LP_E* with a message naming the primitive and the shapes.
+ * A failed builder leaves the graph unchanged. Tensor ids are indices into g->tensors. */
 
 /** Adds a graph input of the given shape; returns its tensor id. */
 int lp_graph_input(lp_graph *g, lp_shape shape, lp_err *err);

@@ -83,7 +83,7 @@ int lp_dn_check(dnnl_status_t st, lp_err *err, const char *prim, const char *cal
 
 /* ---- shape checks (check.c) ---------------------------------------------------- */
 
-/** Checks a node's ids, input count and shapes against its output; LP_EINVAL / LP_EUNSUPPORTED. */
+/** Checks a node with lp_graph_node_check (LP_EINVAL), then what oneDNN cannot tell (LP_EUNSUPPORTED). */
 int lp_dn_check_node(const lp_graph *g, const lp_node *nd, lp_err *err);
 /** Same padding (TF): out = ceil(in / s), pad_l = total / 2, pad_r = total - pad_l. */
 void lp_dn_same_pad(int64_t in, int k, int s, int64_t *out, int64_t *pad_l, int64_t *pad_r);

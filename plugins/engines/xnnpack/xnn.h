@@ -114,7 +114,7 @@ typedef struct lp_xrun {
 /** Name of the XNNPACK operator a step kind runs ("hardswish_nc"). */
 const char *lp_xkind_name(lp_xkind k);
 
-/** Checks a node's ids, input count and shapes against its output; LP_EINVAL when malformed. */
+/** Checks a node with lp_graph_node_check (LP_EINVAL when malformed), then the broadcasts XNNPACK lowers. */
 int lp_xcheck_node(const lp_graph *g, const lp_node *node, lp_err *err);
 /** Checks node (ids, input count, shapes) and lowers it: into plan when plan is not
  *  NULL, else only deciding whether the engine can run it at prec. LP_EUNSUPPORTED
