@@ -1,0 +1,100 @@
+# Shared helpers for the engine benchmarks (sourced by bench/*.sh, not run alone).
+# Provides: repo root, the litepred binary, sqlite3 on demand, the run header
+# (command line, date, machine, load) and small formatting helpers.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$bench_root"
+
+# The litepred binary: $LITEPRED, else build/bin/litepred (what scripts/main.sh builds).
+LITEPRED_WAS_SET=${LITEPRED:-}
+LITEPRED=${LITEPRED:-build/bin/litepred}
+case $LITEPRED in /*) ;; *) LITEPRED=$bench_root/$LITEPRED ;; esac
+
+bench_die() { echo "$bench_name: $*" >&2; exit 2; }
+
+# Installs sqlite3 (the CLI; the library is a build dependency) only if missing.
+bench_need_tools() {
+    [ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+    command -v awk >/dev/null || bench_die "awk is required"
+    if ! command -v sqlite3 >/dev/null; then
+        echo "$bench_name: installing sqlite3" >&2
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update >&2 && apt-get install -y sqlite3 >&2
+        else
+            sudo apt-get update >&2 && sudo apt-get install -y sqlite3 >&2
+        fi
+        command -v sqlite3 >/dev/null || bench_die "could not install sqlite3"
+    fi
+}
+
+lp() { "$LITEPRED" "$@"; }
+
+# Every platform name in configs/platforms/, sorted.
+bench_all_platforms() {
+    local f
+    for f in configs/platforms/*.yaml; do basename "$f" .yaml; done | sort
+}
+
+# The threads setting of a platform file (1 when absent).
+bench_platform_threads() {
+    awk '/^[ \t]+threads:/ { print $2; found = 1; exit } END { if (!found) print 1 }' \
+        "configs/platforms/$1.yaml"
+}
+
+bench_check_platforms() {
+    local p
+    for p in "$@"; do
+        [ -f "configs/platforms/$p.yaml" ] || bench_die "unknown platform '$p' (see configs/platforms/)"
+    done
+}
+
+bench_loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+bench_cpu_model() {
+    awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo
+}
+
+# The build type of the binary's build tree, when it has one.
+bench_build_type() {
+    local cache
+    cache=$(dirname "$LITEPRED")/../CMakeCache.txt
+    if [ -f "$cache" ]; then
+        awk -F= '/^CMAKE_BUILD_TYPE:/ { print ($2 == "" ? "(none)" : $2); exit }' "$cache"
+    else
+        echo unknown
+    fi
+}
+
+# Writes the summary header: the exact command line, date, machine, load before.
+# Usage: bench_header FILE TITLE; the caller sets bench_cmdline and load_before.
+bench_header() {
+    local out=$1 title=$2
+    {
+        echo "# $title"
+        echo
+        echo '```'
+        echo "$bench_cmdline"
+        echo '```'
+        echo
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (finished)"
+        echo "- started: $bench_started"
+        echo "- machine: $(bench_cpu_model), $(nproc) CPUs online, $(uname -r)"
+        echo "- litepred: $LITEPRED (build type $(bench_build_type))"
+        echo "- load average (1/5/15 min) before: $load_before; after: $(bench_loadavg)"
+    } >"$out"
+}
+
+# Quotes the current command line for display: bench_cmdline_of "$0" "$@".
+bench_cmdline_of() {
+    local s="" a
+    [ "${LITEPRED_WAS_SET:-}" ] && s="LITEPRED=$LITEPRED_WAS_SET "
+    s+="bash bench/$(basename "$1")"
+    shift
+    for a in "$@"; do
+        case $a in *[!A-Za-z0-9_./=:,+-]*|'') s+=" '${a//\'/\'\\\'\'}'" ;; *) s+=" $a" ;; esac
+    done
+    echo "$s"
+}
+
+# Writes a load-average line to a log while a long job runs (also shown on stderr).
+bench_note() { echo "[$(date -u +%H:%M:%S) load $(bench_loadavg)] $*" >&2; }
