@@ -6,8 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/deps.sh
 
-echo "== normal build =="
-bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== normal (Release) build =="
+bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release  # the main job's flags
 (cd build && ctest --output-on-failure --timeout 600)
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="

@@ -528,7 +528,7 @@ int lp_store_in_batch(const lp_store *s)
 
 static int machine_insert(lp_store *s, const lp_machine *m, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, SQ_MACHINE_INS, &st, err);
     if (rc < 0)
         return rc;
@@ -544,7 +544,7 @@ static int machine_insert(lp_store *s, const lp_machine *m, lp_err *err)
 
 int lp_store_machine_id(lp_store *s, const lp_machine *m, int64_t *id, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_writable(s, err)) < 0)
         return rc;
@@ -570,7 +570,7 @@ int lp_store_machine_id(lp_store *s, const lp_machine *m, int64_t *id, lp_err *e
 
 int lp_store_machine_get(lp_store *s, int64_t id, lp_machine *m, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, SQ_MACHINE_GET, &st, err);
     if (rc < 0)
         return rc;
@@ -679,7 +679,7 @@ static void read_platform(sqlite3_stmt *st, lp_platform_info *p)
 static int platform_insert(lp_store *s, const char *name, const char *engine, const char *options,
                            lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, SQ_PLATFORM_INS, &st, err);
     if (rc < 0)
         return rc;
@@ -724,7 +724,7 @@ done:
 
 int lp_store_platform_get(lp_store *s, const char *name, lp_platform_info *out, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_str(s, "platform name", name, 0, 0, err)) < 0 ||
         (rc = sq_get(s, SQ_PLATFORM_GET, &st, err)) < 0)
@@ -756,7 +756,7 @@ static int put_finish(lp_store *s, sqlite3_stmt *st, int b, const char *what, in
 int lp_store_put_kernel(lp_store *s, int64_t platform_id, const char *kernel_type,
                         const char *config, const lp_measure *m, int *is_new, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_writable(s, err)) < 0 ||
         (rc = check_str(s, "kernel type", kernel_type, LP_STORE_NAME_MAX, 0, err)) < 0 ||
@@ -774,7 +774,7 @@ int lp_store_put_kernel(lp_store *s, int64_t platform_id, const char *kernel_typ
 static int kernel_lookup(lp_store *s, int64_t platform_id, const char *kernel_type,
                          const char *config, lp_measure *out, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_str(s, "kernel type", kernel_type, 0, 0, err)) < 0 ||
         (rc = check_str(s, "kernel config", config, 0, 1, err)) < 0 ||
@@ -811,7 +811,7 @@ int lp_store_get_kernel(lp_store *s, int64_t platform_id, const char *kernel_typ
 int lp_store_count_kernels(lp_store *s, int64_t platform_id, const char *kernel_type,
                            int64_t *count, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, kernel_type ? SQ_KERNEL_COUNT : SQ_KERNEL_COUNT_ALL, &st, err);
     if (rc < 0)
         return rc;
@@ -842,7 +842,7 @@ void lp_store_model_key(const char *text, char key[LP_STORE_KEY_MAX])
 static int model_insert(lp_store *s, const char *key, const char *name, const char *space,
                         const char *text, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, SQ_MODEL_INS, &st, err);
     if (rc < 0)
         return rc;
@@ -895,7 +895,7 @@ int lp_store_model_add(lp_store *s, const char *key, const char *name, const cha
 
 int lp_store_model_get(lp_store *s, const char *key, lp_model_info *out, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_str(s, "model key", key, 0, 0, err)) < 0 ||
         (rc = sq_get(s, SQ_MODEL_GET, &st, err)) < 0)
@@ -931,7 +931,7 @@ void lp_model_info_free(lp_model_info *m)
 int lp_store_put_model(lp_store *s, int64_t platform_id, int64_t model_id, const lp_measure *m,
                        int *is_new, lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc;
     if ((rc = check_writable(s, err)) < 0 || (rc = check_measure(s, m, err)) < 0 ||
         (rc = sq_get(s, SQ_MRUN_INS, &st, err)) < 0)
@@ -946,7 +946,7 @@ int lp_store_put_model(lp_store *s, int64_t platform_id, int64_t model_id, const
 static int model_lookup(lp_store *s, int64_t platform_id, int64_t model_id, lp_measure *out,
                         lp_err *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc = sq_get(s, SQ_MRUN_GET, &st, err);
     if (rc < 0)
         return rc;
