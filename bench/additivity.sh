@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --seed) seed=${2:?--seed needs a number}; shift 2 ;;
     --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "$0"; exit 0 ;;
     -*) bench_die "unknown option '$1' (see --help)" ;;
     *) platforms+=("$1"); shift ;;
     esac
@@ -53,6 +53,8 @@ mkdir -p "$out/raw"
 rm -f "$out"/raw/*.csv
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+bench_failures=$work/failures
+: >"$bench_failures"
 load_before=$(bench_loadavg)
 bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 
@@ -63,8 +65,8 @@ for p in "${platforms[@]}"; do
         for what in whole kernels; do
             extra=()
             [ $what = kernels ] && extra=(--kernels)
-            lp --quiet measure --platform "$p" --db "$work/$p.db" --space "$s" -n "$m" --seed "$seed" \
-                "${extra[@]}" >"$work/log-$p-$s-$what" 2>"$work/err-$p-$s-$what" || true
+            bench_measure "$work/log-$p-$s-$what" --platform "$p" --db "$work/$p.db" --space "$s" \
+                -n "$m" --seed "$seed" "${extra[@]}"
         done
     done
     lp store export "$work/$p.db" --csv --table kernels --out "$out/raw/$p-kernels.csv"
@@ -144,11 +146,10 @@ bench_header "$summary" "Additivity benchmark: whole model / sum of its kernels"
         printf '%s\n' "$fails" | awk '{ c = $1; sub(/^ *[0-9]+ /, ""); if (length($0) > 200) $0 = substr($0, 1, 197) "..."; printf "- %d x %s\n", c, $0 }'
         echo
     fi
-    errs=$(cat "$work"/err-* 2>/dev/null | { grep -v 'jobs failed on' || true; } | sort -u | head -20)
-    if [ -n "$errs" ]; then
-        echo "Other errors:"
+    if [ -s "$bench_failures" ]; then
+        echo "Launch failures (crashes or errors other than unsupported kernels; each retried once):"
         echo
-        printf '%s\n' "$errs" | sed 's/^/- /'
+        sed 's/^/- /' "$bench_failures"
         echo
     fi
     echo "Files: models.csv (per model: whole, sum of kernels, ratio, status), raw/PLATFORM-kernels.csv and raw/PLATFORM-models.csv (litepred store export)."

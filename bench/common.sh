@@ -1,9 +1,10 @@
+# shellcheck shell=bash disable=SC2154
 # Shared helpers for the engine benchmarks (sourced by bench/*.sh, not run alone).
 # Provides: repo root, the litepred binary, sqlite3 on demand, the run header
 # (command line, date, machine, load) and small formatting helpers.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$bench_root"
+cd "$bench_root" || exit 2
 
 # The litepred binary: $LITEPRED, else build/bin/litepred (what scripts/main.sh builds).
 LITEPRED_WAS_SET=${LITEPRED:-}
@@ -98,3 +99,28 @@ bench_cmdline_of() {
 
 # Writes a load-average line to a log while a long job runs (also shown on stderr).
 bench_note() { echo "[$(date -u +%H:%M:%S) load $(bench_loadavg)] $*" >&2; }
+
+# Runs one `litepred measure ...` launch, appending its table to LOG. Exit status 1
+# with only "N of M jobs failed" on stderr means unsupported jobs (not an error);
+# anything else (a crash, a store error) is recorded in $bench_failures with the
+# exit status and stderr, and the launch is retried once (the store resumes: what
+# the failed launch stored is kept).
+# Usage: bench_measure LOG ARGS...
+bench_measure() {
+    local log=$1 try rc errf
+    shift
+    errf=$(mktemp)
+    for try in 1 2; do
+        rc=0
+        lp --quiet measure "$@" >>"$log" 2>"$errf" || rc=$?
+        if [ $rc = 0 ] || { [ $rc = 1 ] && ! grep -qv 'jobs failed on' "$errf"; }; then
+            break
+        fi
+        printf 'launch %d of: litepred measure %s: exit %d: %s\n' "$try" "$*" "$rc" \
+            "$(tr '\n' ' ' <"$errf" | cut -c1-300)" >>"$bench_failures"
+    done
+    rm -f "$errf"
+}
+
+# Prints a script's leading comment block (its usage).
+bench_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }

@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
     --seed) seed=${2:?--seed needs a number}; shift 2 ;;
     --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "$0"; exit 0 ;;
     -*) bench_die "unknown option '$1' (see --help)" ;;
     *) platforms+=("$1"); shift ;;
     esac
@@ -65,6 +65,8 @@ mkdir -p "$out/raw"
 rm -f "$out"/raw/*.csv
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+bench_failures=$work/failures
+: >"$bench_failures"
 load_before=$(bench_loadavg)
 bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 
@@ -111,8 +113,8 @@ for pass in 1 2; do
     for p in "${platforms[@]}"; do
         bench_note "pass $pass: $p"
         for s in "${space_list[@]}"; do
-            lp --quiet measure --platform "$p" --db "$work/pass$pass-$p.db" --space "$s" \
-                -n "${models_of[$s]}" --seed "$seed" --kernels >>"$work/log$pass-$p" 2>>"$work/err$pass-$p" || true
+            bench_measure "$work/log$pass-$p" --platform "$p" --db "$work/pass$pass-$p.db" \
+                --space "$s" -n "${models_of[$s]}" --seed "$seed" --kernels
         done
         if [ -f "$work/pass$pass-$p.db" ]; then
             lp store export "$work/pass$pass-$p.db" --csv --out "$out/raw/pass$pass-$p.csv"
@@ -187,6 +189,12 @@ bench_header "$summary" "Noise benchmark: kernel medians in two separate passes"
                 printf "\n" }' "$out/pairs.csv"
     done
     echo
+    if [ -s "$bench_failures" ]; then
+        echo "Launch failures (crashes or errors other than unsupported kernels; each retried once):"
+        echo
+        sed 's/^/- /' "$bench_failures"
+        echo
+    fi
     echo "Files: configs.csv (the chosen configs), pairs.csv (both medians and the rel diff per platform and config), raw/passP-PLATFORM.csv (litepred store export of each pass's store)."
 } >>"$summary"
 bench_note "wrote $summary"
