@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --repeats) repeats=${2:?--repeats needs a number}; shift 2 ;;
     --quick) quick=1; repeats=1; shift ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "$0"; exit 0 ;;
     -*) bench_die "unknown option '$1' (see --help)" ;;
     *) platforms+=("$1"); shift ;;
     esac
