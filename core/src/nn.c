@@ -1,5 +1,6 @@
 /* Small dense networks on OpenBLAS sgemm: layers, backward pass, Adam, losses,
  * normalisation, the regression trainer and model-file helpers. See nn.h. */
+#include <ctype.h>
 #include <litepred/litepred.h>
 #include <litepred/nn.h>
 #include <litepred/space.h>
@@ -933,5 +934,91 @@ int lp_nn_read_file(const char *path, unsigned char **buf, size_t *n, lp_err *er
     }
     *buf = p;
     *n = got;
+    return 0;
+}
+
+/* ---- reading checksummed model files ------------------------------------- */
+
+/* A cursor over a file whose size and checksum are already verified: running past the
+ * end or reading a nonsensical value means the writer was broken, not the disk. */
+const unsigned char *lp_nn_rd_bytes(lp_nn_rd *r, size_t n)
+{
+    if (r->bad || n > r->n - r->off) {
+        r->bad = 1;
+        return NULL;
+    }
+    r->off += n;
+    return r->p + r->off - n;
+}
+
+uint64_t lp_nn_rd_uint(lp_nn_rd *r, int bytes)
+{
+    const unsigned char *b = lp_nn_rd_bytes(r, (size_t)bytes);
+    uint64_t v = 0;
+    for (int i = 0; b && i < bytes; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
+float lp_nn_rd_f32(lp_nn_rd *r)
+{
+    uint32_t v = (uint32_t)lp_nn_rd_uint(r, 4);
+    float f;
+    memcpy(&f, &v, sizeof f);
+    return f;
+}
+
+/* Magic, version, size and checksum, before any field is trusted. */
+int lp_nn_file_check(const unsigned char *buf, size_t n, const unsigned char *magic,
+                     size_t magic_len, unsigned header, uint32_t version_max, const char *what,
+                     const char *path, lp_err *err)
+{
+    size_t head = n < magic_len ? n : magic_len;
+    if (memcmp(buf, magic, head))
+        return lp_err_set(err, LP_EPARSE, "%s: bad magic: not a litepred %s predictor file",
+                          path, what);
+    if (n < header)
+        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu (the header alone is %u)",
+                          path, n, header);
+    lp_nn_rd r = {.p = buf, .n = n, .off = magic_len};
+    uint32_t version = (uint32_t)lp_nn_rd_uint(&r, 4);
+    (void)lp_nn_rd_uint(&r, 4); /* flags: none defined yet */
+    uint64_t size = lp_nn_rd_uint(&r, 8);
+    if (version > version_max)
+        return lp_err_set(err, LP_EUNSUPPORTED,
+                          "%s: format version %u is newer than this build reads (%u)", path,
+                          version, version_max);
+    if (version == 0)
+        return lp_err_set(err, LP_ECORRUPT, "%s: format version 0 is not valid", path);
+    if (size < header + 4)
+        return lp_err_set(err, LP_ECORRUPT, "%s: the header gives a size of %llu bytes", path,
+                          (unsigned long long)size);
+    if (n < size)
+        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu of %llu", path, n,
+                          (unsigned long long)size);
+    if (n > size)
+        return lp_err_set(err, LP_ECORRUPT, "%s: %zu stray bytes after the %llu the header gives",
+                          path, n - (size_t)size, (unsigned long long)size);
+    uint32_t stored = (uint32_t)buf[n - 4] | (uint32_t)buf[n - 3] << 8 |
+                      (uint32_t)buf[n - 2] << 16 | (uint32_t)buf[n - 1] << 24;
+    uint32_t crc = lp_nn_crc32(0, buf, n - 4);
+    if (crc != stored)
+        return lp_err_set(err, LP_ECORRUPT,
+                          "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
+                          path, stored, crc);
+    return 0;
+}
+
+int lp_nn_rd_text(lp_nn_rd *r, char *dst, size_t cap)
+{
+    size_t len = (size_t)lp_nn_rd_uint(r, 2);
+    const unsigned char *b = len < cap ? lp_nn_rd_bytes(r, len) : NULL;
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (!isprint(b[i]))
+            return -1;
+    memcpy(dst, b, len);
+    dst[len] = '\0';
     return 0;
 }

@@ -241,6 +241,32 @@ uint32_t lp_nn_crc32(uint32_t crc, const void *buf, size_t n);
 /** Writes n bytes to path atomically: a temporary file in the same directory, fsync, rename. */
 int lp_nn_write_atomic(const char *path, const void *buf, size_t n, lp_err *err);
 
+/* ---- reading checksummed model files (mlp, rf) ------------------------------ */
+
+/** A little-endian cursor over a file image whose size and checksum are verified; reading
+ *  past the end sets bad (a broken writer, not a broken disk). */
+typedef struct lp_nn_rd {
+    const unsigned char *p; /**< the image */
+    size_t n;               /**< its size */
+    size_t off;             /**< read position */
+    int bad;                /**< a read ran past the end */
+} lp_nn_rd;
+
+/** The next n bytes, or NULL (and bad set) past the end. */
+const unsigned char *lp_nn_rd_bytes(lp_nn_rd *r, size_t n);
+/** The next little-endian unsigned integer of 1..8 bytes (0 past the end). */
+uint64_t lp_nn_rd_uint(lp_nn_rd *r, int bytes);
+/** The next little-endian float32. */
+float lp_nn_rd_f32(lp_nn_rd *r);
+/** A u16-length printable string into dst (cap bytes with its NUL); -1 when it does not fit. */
+int lp_nn_rd_text(lp_nn_rd *r, char *dst, size_t cap);
+/** Checks a model file's envelope before any field is trusted: magic, then u32 version,
+ *  u32 flags, u64 total size after the magic, and a CRC-32 of everything before the last 4
+ *  bytes; `what` names the format in messages ("mlp"). */
+int lp_nn_file_check(const unsigned char *buf, size_t n, const unsigned char *magic,
+                     size_t magic_len, unsigned header, uint32_t version, const char *what,
+                     const char *path, lp_err *err);
+
 /** Reads a whole file into a malloc'd buffer (*buf, *n); errors name the path. */
 int lp_nn_read_file(const char *path, unsigned char **buf, size_t *n, lp_err *err);
 

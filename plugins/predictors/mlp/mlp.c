@@ -447,113 +447,31 @@ static int lp_mlp_save(void *priv, const char *path, lp_err *err)
     return rc;
 }
 
-/* A cursor over a file whose size and checksum are already verified: running past the
- * end or reading a nonsensical value means the writer was broken, not the disk. */
-typedef struct lp_rd {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} lp_rd;
-
-static const unsigned char *lp_get(lp_rd *r, size_t n)
-{
-    if (r->bad || n > r->n - r->off) {
-        r->bad = 1;
-        return NULL;
-    }
-    r->off += n;
-    return r->p + r->off - n;
-}
-
-static uint64_t lp_get_uint(lp_rd *r, int bytes)
-{
-    const unsigned char *b = lp_get(r, (size_t)bytes);
-    uint64_t v = 0;
-    for (int i = 0; b && i < bytes; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static float lp_get_f32(lp_rd *r)
-{
-    uint32_t v = (uint32_t)lp_get_uint(r, 4);
-    float f;
-    memcpy(&f, &v, sizeof f);
-    return f;
-}
-
 /* Magic, version, size and checksum, before any field is trusted. */
 static int lp_mlp_check_envelope(const unsigned char *buf, size_t n, const char *path,
-                                 lp_err *err)
+                                lp_err *err)
 {
-    size_t head = n < sizeof lp_mlp_magic ? n : sizeof lp_mlp_magic;
-    if (memcmp(buf, lp_mlp_magic, head))
-        return lp_err_set(err, LP_EPARSE, "%s: bad magic: not a litepred mlp predictor file",
-                          path);
-    if (n < LP_MLP_HEADER)
-        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu (the header alone is %u)",
-                          path, n, LP_MLP_HEADER);
-    lp_rd r = {.p = buf, .n = n, .off = sizeof lp_mlp_magic};
-    uint32_t version = (uint32_t)lp_get_uint(&r, 4);
-    (void)lp_get_uint(&r, 4); /* flags: none defined yet */
-    uint64_t size = lp_get_uint(&r, 8);
-    if (version > LP_MLP_VERSION)
-        return lp_err_set(err, LP_EUNSUPPORTED,
-                          "%s: format version %u is newer than this build reads (%u)", path,
-                          version, LP_MLP_VERSION);
-    if (version == 0)
-        return lp_err_set(err, LP_ECORRUPT, "%s: format version 0 is not valid", path);
-    if (size < LP_MLP_HEADER + 4)
-        return lp_err_set(err, LP_ECORRUPT, "%s: the header gives a size of %llu bytes", path,
-                          (unsigned long long)size);
-    if (n < size)
-        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu of %llu", path, n,
-                          (unsigned long long)size);
-    if (n > size)
-        return lp_err_set(err, LP_ECORRUPT, "%s: %zu stray bytes after the %llu the header gives",
-                          path, n - (size_t)size, (unsigned long long)size);
-    uint32_t stored = (uint32_t)buf[n - 4] | (uint32_t)buf[n - 3] << 8 |
-                      (uint32_t)buf[n - 2] << 16 | (uint32_t)buf[n - 1] << 24;
-    uint32_t crc = lp_nn_crc32(0, buf, n - 4);
-    if (crc != stored)
-        return lp_err_set(err, LP_ECORRUPT,
-                          "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
-                          path, stored, crc);
-    return 0;
-}
-
-static int lp_mlp_get_text(lp_rd *r, char *dst, size_t cap)
-{
-    size_t len = (size_t)lp_get_uint(r, 2);
-    const unsigned char *b = len < cap ? lp_get(r, len) : NULL;
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if (!isprint(b[i]))
-            return -1;
-    memcpy(dst, b, len);
-    dst[len] = '\0';
-    return 0;
+    return lp_nn_file_check(buf, n, lp_mlp_magic, sizeof lp_mlp_magic, LP_MLP_HEADER, LP_MLP_VERSION, "mlp", path, err);
 }
 
 /* Layer widths and activations; *net gets a zeroed network of that shape. */
-static int lp_mlp_decode_shape(lp_rd *r, const char *path, lp_mlp **net, lp_err *err)
+static int lp_mlp_decode_shape(lp_nn_rd *r, const char *path, lp_mlp **net, lp_err *err)
 {
     int sizes[LP_NN_MAX_LAYERS + 1];
     lp_nn_act act[LP_NN_MAX_LAYERS];
     float slope[LP_NN_MAX_LAYERS];
-    uint32_t f = (uint32_t)lp_get_uint(r, 4), l = (uint32_t)lp_get_uint(r, 4);
+    uint32_t f = (uint32_t)lp_nn_rd_uint(r, 4), l = (uint32_t)lp_nn_rd_uint(r, 4);
     if (r->bad || l < 1 || l > LP_NN_MAX_LAYERS)
         return lp_err_set(err, LP_ECORRUPT, "%s: %u layers (valid: 1..%d)", path, l,
                           LP_NN_MAX_LAYERS);
     for (uint32_t i = 0; i <= l; i++) {
-        uint32_t w = (uint32_t)lp_get_uint(r, 4);
+        uint32_t w = (uint32_t)lp_nn_rd_uint(r, 4);
         sizes[i] = w <= LP_NN_MAX_WIDTH ? (int)w : 0;
     }
     for (uint32_t i = 0; i < l; i++) {
-        uint32_t a = (uint32_t)lp_get_uint(r, 4);
+        uint32_t a = (uint32_t)lp_nn_rd_uint(r, 4);
         act[i] = a <= LP_NN_LEAKY ? (lp_nn_act)a : LP_NN_ACT_COUNT_;
-        slope[i] = lp_get_f32(r);
+        slope[i] = lp_nn_rd_f32(r);
     }
     if (r->bad || (uint32_t)sizes[0] != f || sizes[l] != 1)
         return lp_err_set(err, LP_ECORRUPT, "%s: layer widths do not fit %u features and 1 output",
@@ -562,39 +480,39 @@ static int lp_mlp_decode_shape(lp_rd *r, const char *path, lp_mlp **net, lp_err 
     return rc ? lp_err_prefix(err, "%s: ", path) : 0;
 }
 
-static int lp_mlp_decode_norm(lp_rd *r, const char *path, lp_nn_norm *nm, lp_err *err)
+static int lp_mlp_decode_norm(lp_nn_rd *r, const char *path, lp_nn_norm *nm, lp_err *err)
 {
     int ok = 1;
     for (size_t j = 0; j < nm->n; j++)
-        ok &= isfinite(nm->mean[j] = lp_get_f32(r));
+        ok &= isfinite(nm->mean[j] = lp_nn_rd_f32(r));
     for (size_t j = 0; j < nm->n; j++) {
-        nm->std[j] = lp_get_f32(r);
+        nm->std[j] = lp_nn_rd_f32(r);
         ok &= isfinite(nm->std[j]) && nm->std[j] > 0;
     }
-    nm->y_scale = lp_get_f32(r);
+    nm->y_scale = lp_nn_rd_f32(r);
     if (r->bad || !ok || !isfinite(nm->y_scale) || !(nm->y_scale > 0))
         return lp_err_set(err, LP_ECORRUPT, "%s: bad normalisation parameters", path);
     return 0;
 }
 
 /* Everything after the envelope, into fresh objects (the held model is untouched). */
-static int lp_mlp_decode(lp_rd *r, const char *path, lp_mlp **net, lp_nn_norm *nm, char *kernel,
+static int lp_mlp_decode(lp_nn_rd *r, const char *path, lp_mlp **net, lp_nn_norm *nm, char *kernel,
                          char *info, lp_err *err)
 {
     r->off = LP_MLP_HEADER;
     r->n -= 4; /* the checksum */
-    if (lp_mlp_get_text(r, kernel, LP_MLP_NAME_MAX + 1) || lp_mlp_get_text(r, info, LP_MLP_INFO_MAX))
+    if (lp_nn_rd_text(r, kernel, LP_MLP_NAME_MAX + 1) || lp_nn_rd_text(r, info, LP_MLP_INFO_MAX))
         return lp_err_set(err, LP_ECORRUPT, "%s: bad kernel type or info text", path);
     int rc = lp_mlp_decode_shape(r, path, net, err);
     if (rc || (rc = lp_nn_norm_init(nm, (size_t)(*net)->sizes[0], err)) ||
         (rc = lp_mlp_decode_norm(r, path, nm, err)))
         return rc;
-    uint64_t np = lp_get_uint(r, 8);
+    uint64_t np = lp_nn_rd_uint(r, 8);
     if (np != (*net)->n_params)
         return lp_err_set(err, LP_ECORRUPT, "%s: %llu parameters, the layer widths give %zu", path,
                           (unsigned long long)np, (*net)->n_params);
     for (size_t i = 0; i < (*net)->n_params; i++)
-        (*net)->params[i] = lp_get_f32(r);
+        (*net)->params[i] = lp_nn_rd_f32(r);
     if (r->bad || r->off != r->n)
         return lp_err_set(err, LP_ECORRUPT, "%s: the fields do not fill the file exactly", path);
     return 0;
@@ -611,7 +529,7 @@ static int lp_mlp_load(void *priv, const char *path, lp_err *err)
     int rc = lp_nn_read_file(path, &buf, &n, err);
     if (rc || (rc = lp_mlp_check_envelope(buf, n, path, err)))
         goto fail;
-    lp_rd r = {.p = buf, .n = n};
+    lp_nn_rd r = {.p = buf, .n = n};
     if ((rc = lp_mlp_decode(&r, path, &net, &nm, kernel, info, err)))
         goto fail;
     lp_mlp_drop_model(p);

@@ -1009,93 +1009,11 @@ static int lp_rf_save(void *priv, const char *path, lp_err *err)
     return rc;
 }
 
-/* A cursor over a file whose size and checksum are already verified: running past the
- * end or reading a nonsensical value means the writer was broken, not the disk. */
-typedef struct lp_rd {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} lp_rd;
-
-static const unsigned char *lp_get(lp_rd *r, size_t n)
-{
-    if (r->bad || n > r->n - r->off) {
-        r->bad = 1;
-        return NULL;
-    }
-    r->off += n;
-    return r->p + r->off - n;
-}
-
-static uint64_t lp_get_uint(lp_rd *r, int bytes)
-{
-    const unsigned char *b = lp_get(r, (size_t)bytes);
-    uint64_t v = 0;
-    for (int i = 0; b && i < bytes; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static float lp_get_f32(lp_rd *r)
-{
-    uint32_t v = (uint32_t)lp_get_uint(r, 4);
-    float f;
-    memcpy(&f, &v, sizeof f);
-    return f;
-}
-
 /* Magic, version, size and checksum, before any field is trusted. */
 static int lp_rf_check_envelope(const unsigned char *buf, size_t n, const char *path,
                                 lp_err *err)
 {
-    size_t head = n < sizeof lp_rf_magic ? n : sizeof lp_rf_magic;
-    if (memcmp(buf, lp_rf_magic, head))
-        return lp_err_set(err, LP_EPARSE, "%s: bad magic: not a litepred rf predictor file",
-                          path);
-    if (n < LP_RF_HEADER)
-        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu (the header alone is %u)",
-                          path, n, LP_RF_HEADER);
-    lp_rd r = {.p = buf, .n = n, .off = sizeof lp_rf_magic};
-    uint32_t version = (uint32_t)lp_get_uint(&r, 4);
-    (void)lp_get_uint(&r, 4); /* flags: none defined yet */
-    uint64_t size = lp_get_uint(&r, 8);
-    if (version > LP_RF_VERSION)
-        return lp_err_set(err, LP_EUNSUPPORTED,
-                          "%s: format version %u is newer than this build reads (%u)", path,
-                          version, LP_RF_VERSION);
-    if (version == 0)
-        return lp_err_set(err, LP_ECORRUPT, "%s: format version 0 is not valid", path);
-    if (size < LP_RF_HEADER + 4)
-        return lp_err_set(err, LP_ECORRUPT, "%s: the header gives a size of %llu bytes", path,
-                          (unsigned long long)size);
-    if (n < size)
-        return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu of %llu", path, n,
-                          (unsigned long long)size);
-    if (n > size)
-        return lp_err_set(err, LP_ECORRUPT, "%s: %zu stray bytes after the %llu the header gives",
-                          path, n - (size_t)size, (unsigned long long)size);
-    uint32_t stored = (uint32_t)buf[n - 4] | (uint32_t)buf[n - 3] << 8 |
-                      (uint32_t)buf[n - 2] << 16 | (uint32_t)buf[n - 1] << 24;
-    uint32_t crc = lp_nn_crc32(0, buf, n - 4);
-    if (crc != stored)
-        return lp_err_set(err, LP_ECORRUPT,
-                          "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt",
-                          path, stored, crc);
-    return 0;
-}
-
-static int lp_rf_get_text(lp_rd *r, char *dst, size_t cap)
-{
-    size_t len = (size_t)lp_get_uint(r, 2);
-    const unsigned char *b = len < cap ? lp_get(r, len) : NULL;
-    if (!b)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if (!isprint(b[i]))
-            return -1;
-    memcpy(dst, b, len);
-    dst[len] = '\0';
-    return 0;
+    return lp_nn_file_check(buf, n, lp_rf_magic, sizeof lp_rf_magic, LP_RF_HEADER, LP_RF_VERSION, "rf", path, err);
 }
 
 /* Every node of a tree in bounds, and every child after its parent, so prediction can
@@ -1115,9 +1033,9 @@ static int lp_rf_tree_ok(const lp_rf_node *tree, size_t count, size_t nf)
 }
 
 /* Tree sizes: *f gets the offsets, checked against what the rest of the file holds. */
-static int lp_rf_decode_sizes(lp_rd *r, const char *path, lp_rf_forest *f, lp_err *err)
+static int lp_rf_decode_sizes(lp_nn_rd *r, const char *path, lp_rf_forest *f, lp_err *err)
 {
-    uint32_t trees = (uint32_t)lp_get_uint(r, 4);
+    uint32_t trees = (uint32_t)lp_nn_rd_uint(r, 4);
     if (r->bad || trees < 1 || trees > LP_RF_MAX_TREES)
         return lp_err_set(err, LP_ECORRUPT, "%s: %u trees (valid: 1..%d)", path, trees,
                           LP_RF_MAX_TREES);
@@ -1125,7 +1043,7 @@ static int lp_rf_decode_sizes(lp_rd *r, const char *path, lp_rf_forest *f, lp_er
         return lp_err_set(err, LP_ENOMEM, "%s: out of memory for %u trees", path, trees);
     f->n_trees = trees;
     for (size_t t = 0; t < trees; t++) {
-        uint32_t c = (uint32_t)lp_get_uint(r, 4);
+        uint32_t c = (uint32_t)lp_nn_rd_uint(r, 4);
         if (c < 1 || c > LP_RF_MAX_ROWS * 2u)
             r->bad = 1;
         f->start[t + 1] = f->start[t] + c;
@@ -1136,9 +1054,9 @@ static int lp_rf_decode_sizes(lp_rd *r, const char *path, lp_rf_forest *f, lp_er
     return 0;
 }
 
-static int lp_rf_decode_forest(lp_rd *r, const char *path, lp_rf_forest *f, lp_err *err)
+static int lp_rf_decode_forest(lp_nn_rd *r, const char *path, lp_rf_forest *f, lp_err *err)
 {
-    uint32_t nf = (uint32_t)lp_get_uint(r, 4), target = (uint32_t)lp_get_uint(r, 4);
+    uint32_t nf = (uint32_t)lp_nn_rd_uint(r, 4), target = (uint32_t)lp_nn_rd_uint(r, 4);
     if (r->bad || nf < 1 || nf > LP_RF_MAX_FEATURES || target > 1)
         return lp_err_set(err, LP_ECORRUPT, "%s: %u features, target %u (valid: 1..%d, 0 or 1)",
                           path, nf, target, LP_RF_MAX_FEATURES);
@@ -1151,9 +1069,9 @@ static int lp_rf_decode_forest(lp_rd *r, const char *path, lp_rf_forest *f, lp_e
         return lp_err_set(err, LP_ENOMEM, "%s: out of memory for %zu tree nodes", path,
                           f->n_nodes);
     for (size_t i = 0; i < f->n_nodes; i++) {
-        f->nodes[i].feature = (int32_t)(uint32_t)lp_get_uint(r, 4);
-        f->nodes[i].value = lp_get_f32(r);
-        f->nodes[i].left = (uint32_t)lp_get_uint(r, 4);
+        f->nodes[i].feature = (int32_t)(uint32_t)lp_nn_rd_uint(r, 4);
+        f->nodes[i].value = lp_nn_rd_f32(r);
+        f->nodes[i].left = (uint32_t)lp_nn_rd_uint(r, 4);
     }
     for (size_t t = 0; t < f->n_trees; t++)
         if (!lp_rf_tree_ok(f->nodes + f->start[t], f->start[t + 1] - f->start[t], nf))
@@ -1164,12 +1082,12 @@ static int lp_rf_decode_forest(lp_rd *r, const char *path, lp_rf_forest *f, lp_e
 }
 
 /* Everything after the envelope, into a fresh forest (the held model is untouched). */
-static int lp_rf_decode(lp_rd *r, const char *path, lp_rf_forest **out, char *kernel, char *info,
+static int lp_rf_decode(lp_nn_rd *r, const char *path, lp_rf_forest **out, char *kernel, char *info,
                         lp_err *err)
 {
     r->off = LP_RF_HEADER;
     r->n -= 4; /* the checksum */
-    if (lp_rf_get_text(r, kernel, LP_RF_NAME_MAX + 1) || lp_rf_get_text(r, info, LP_RF_INFO_MAX))
+    if (lp_nn_rd_text(r, kernel, LP_RF_NAME_MAX + 1) || lp_nn_rd_text(r, info, LP_RF_INFO_MAX))
         return lp_err_set(err, LP_ECORRUPT, "%s: bad kernel type or info text", path);
     lp_rf_forest *f = calloc(1, sizeof *f);
     if (!f)
@@ -1192,7 +1110,7 @@ static int lp_rf_load(void *priv, const char *path, lp_err *err)
     int rc = lp_nn_read_file(path, &buf, &n, err);
     if (rc || (rc = lp_rf_check_envelope(buf, n, path, err)))
         goto fail;
-    lp_rd r = {.p = buf, .n = n};
+    lp_nn_rd r = {.p = buf, .n = n};
     if ((rc = lp_rf_decode(&r, path, &f, kernel, info, err)))
         goto fail;
     lp_rf_drop_model(p);
