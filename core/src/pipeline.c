@@ -28,7 +28,13 @@ static const key_rule rules[] = {
     {"pool", ALL, ALL, "predictor pool root directory"},
     {"platform", B | E, B | E, "platform name or file"},
     {"platforms", BP, BP, "warm-up platform names"},
-    {"target", A, A, "target platform name"},
+    {"target", A, A, "target platform name, or a list of them"},
+    {"leave_out", A, 0, "pool platforms never picked: target (default), engine or none"},
+    {"candidates", A, 0, "pool platforms to consider (default: all in the pool)"},
+    {"budgets", A, 0, "sampled target configs per kernel type, e.g. [50, 100, 200, 500]"},
+    {"finetune", A, 0, "start from the picked pool predictor (default true; false: from scratch)"},
+    {"output", A, 0, "adapted predictors root (default adapted)"},
+    {"representative", A, 0, "representative-set directory (default configs/representative)"},
     {"kernels", B | BP | A, B | BP | A, "kernel types"},
     {"sampler", B | BP | A, B | BP | A, "data sampler: {plugin: NAME, count: N, seed: S, ...}"},
     {"similarity", A, A, "similarity metric"},
@@ -70,6 +76,9 @@ void lp_pipeline_free(lp_pipeline *p)
     if (!p)
         return;
     free(p->platforms);
+    free(p->targets);
+    free(p->candidates);
+    free(p->budgets);
     free(p->kernels);
     free(p->spaces);
     lp_ydoc_free(p->doc);
@@ -213,6 +222,60 @@ static void parse_validation(lp_pipeline *p, const lp_ynode *v, lp_diag *d)
                     v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
 }
 
+/* adapt's keys: targets, leave_out, candidates, budgets, finetune, output, representative. */
+static void parse_adapt(lp_pipeline *p, const lp_ynode *root, lp_diag *d)
+{
+    const lp_ynode *v = lp_ymap_get(root, "target");
+    if (v && v->type == LP_Y_SCALAR) {
+        const char *t = scalar(v, "target", p->path, d);
+        if (t && (p->targets = malloc(sizeof *p->targets))) {
+            p->targets[0] = (char *)t;
+            p->n_targets = 1;
+        }
+    } else if (v) {
+        p->targets = names(v, &p->n_targets, "target", p->path, d);
+    }
+    if ((v = lp_ymap_get(root, "leave_out"))) {
+        static const char *const modes[] = {"target", "engine", "none"};
+        size_t i = 0;
+        while (i < 3 && !(v->type == LP_Y_SCALAR && !strcmp(v->str, modes[i])))
+            i++;
+        if (i == 3)
+            lp_diag_add(d, p->path, v, "'leave_out' must be one of: target, engine, none; got '%s'",
+                        v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
+        else
+            p->leave_out = (lp_leave_out)i;
+    }
+    if ((v = lp_ymap_get(root, "candidates")))
+        p->candidates = names(v, &p->n_candidates, "candidates", p->path, d);
+    p->finetune = 1;
+    if ((v = lp_ymap_get(root, "finetune")) && lp_yscalar_bool(v, &p->finetune) < 0)
+        lp_diag_add(d, p->path, v, "'finetune' must be true or false, got '%s'",
+                    v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
+    p->output = scalar(lp_ymap_get(root, "output"), "output", p->path, d);
+    if (!p->output)
+        p->output = "adapted";
+    p->representative = scalar(lp_ymap_get(root, "representative"), "representative", p->path, d);
+    if (!(v = lp_ymap_get(root, "budgets")))
+        return;
+    if (v->type != LP_Y_SEQ || !v->n) {
+        lp_diag_add(d, p->path, v, "'budgets' must be a non-empty list of config counts");
+        return;
+    }
+    if (!(p->budgets = calloc(v->n, sizeof *p->budgets)))
+        return;
+    for (size_t i = 0; i < v->n; i++) {
+        const lp_ynode *b = v->items[i];
+        if (lp_yscalar_int(b, &p->budgets[i]) < 0 || p->budgets[i] < 1 || p->budgets[i] > 10000000)
+            lp_diag_add(d, p->path, b, "budgets: '%s' is not a config count in [1, 10000000]",
+                        b->type == LP_Y_SCALAR ? b->str : lp_ytype_name(b->type));
+        else if (i && p->budgets[i] <= p->budgets[i - 1])
+            lp_diag_add(d, p->path, b, "budgets must be strictly ascending (%lld after %lld)",
+                        (long long)p->budgets[i], (long long)p->budgets[i - 1]);
+    }
+    p->n_budgets = v->n;
+}
+
 int lp_pipeline_parse(const lp_registry *reg, lp_ydoc *doc, lp_pipeline **out, lp_diag *d)
 {
     size_t before = d->n;
@@ -228,7 +291,6 @@ int lp_pipeline_parse(const lp_registry *reg, lp_ydoc *doc, lp_pipeline **out, l
         p->store = "litepred.db";
     p->pool = scalar(lp_ymap_get(root, "pool"), "pool", p->path, d);
     p->platform = scalar(lp_ymap_get(root, "platform"), "platform", p->path, d);
-    p->target = scalar(lp_ymap_get(root, "target"), "target", p->path, d);
     p->report = scalar(lp_ymap_get(root, "report"), "report", p->path, d);
     const lp_ynode *v;
     if ((v = lp_ymap_get(root, "platforms")))
@@ -245,6 +307,13 @@ int lp_pipeline_parse(const lp_registry *reg, lp_ydoc *doc, lp_pipeline **out, l
     plugin_ref(reg, LP_KIND_PREDICTOR, lp_ymap_get(root, "predictor"), plugin_skip, &p->predictor, p->path, d);
     parse_validation(p, lp_ymap_get(root, "validation"), d);
     parse_evaluate(p, lp_ymap_get(root, "evaluate"), d);
+    if (p->kind == LP_PIPE_ADAPT)
+        parse_adapt(p, root, d);
+    if (p->kind == LP_PIPE_ADAPT && !p->n_budgets && p->count > 0 &&
+        (p->budgets = malloc(sizeof *p->budgets))) {
+        p->budgets[0] = p->count;
+        p->n_budgets = 1;
+    }
     if (d->n > before) {
         p->doc = NULL; /* the caller keeps the document */
         lp_pipeline_free(p);

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pipeline_int.h"
+
 static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
-static const char *const plugin_skip[] = {"plugin", NULL};
+const char *const pl_plugin_skip[] = {"plugin", NULL};
 
 /* mkdir -p */
-static int make_dirs(const char *path, lp_err *err)
+int pl_make_dirs(const char *path, lp_err *err)
 {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -35,7 +37,7 @@ static int make_dirs(const char *path, lp_err *err)
 }
 
 /* A plugin instance from a pipeline reference; option problems are printed as diagnostics. */
-static int instance_of(const lp_pipeline *p, const lp_plugin_ref *ref, const char *const *skip,
+int pl_instance_of(const lp_pipeline *p, const lp_plugin_ref *ref, const char *const *skip,
                        lp_instance **out, lp_err *err)
 {
     lp_diag d = {0};
@@ -47,7 +49,7 @@ static int instance_of(const lp_pipeline *p, const lp_plugin_ref *ref, const cha
     return rc;
 }
 
-static int load_platform(const lp_registry *reg, const char *name, lp_platform **pf, lp_err *err)
+int pl_load_platform(const lp_registry *reg, const char *name, lp_platform **pf, lp_err *err)
 {
     lp_diag d = {0};
     char *path = lp_platform_path(name, err);
@@ -63,13 +65,8 @@ static int load_platform(const lp_registry *reg, const char *name, lp_platform *
 
 /* ---- a set of kernel configs with their measurements ------------------------ */
 
-typedef struct kset {
-    lp_job *jobs;   /* kernel jobs: type + canonical config; state and timing after measuring */
-    lp_kcfg *cfgs;  /* parsed configs, parallel to jobs */
-    size_t n, cap;
-} kset;
 
-static void kset_free(kset *s)
+void pl_kset_free(pl_kset *s)
 {
     free(s->jobs);
     free(s->cfgs);
@@ -77,7 +74,7 @@ static void kset_free(kset *s)
 }
 
 /* Adds cfg unless an equal config is in the set; returns 1 when added. */
-static int kset_add(kset *s, const char *type, const lp_kernel_ops *kops, const lp_kcfg *cfg)
+int pl_kset_add(pl_kset *s, const char *type, const lp_kernel_ops *kops, const lp_kcfg *cfg)
 {
     for (size_t i = 0; i < s->n; i++)
         if (!memcmp(s->cfgs[i].v, cfg->v, sizeof cfg->v))
@@ -102,7 +99,7 @@ static int kset_add(kset *s, const char *type, const lp_kernel_ops *kops, const 
 }
 
 /* Measures every config of s not yet measured (stored ones are read back). */
-static int kset_measure(const lp_registry *reg, const lp_platform *pf, lp_store *st, kset *s,
+int pl_kset_measure(const lp_registry *reg, const lp_platform *pf, lp_store *st, pl_kset *s,
                         size_t from, const lp_run_opts *o, lp_err *err)
 {
     lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path};
@@ -110,7 +107,7 @@ static int kset_measure(const lp_registry *reg, const lp_platform *pf, lp_store 
 }
 
 /* Latency of job i in ms from the store (works for measured and already-stored jobs). */
-static int job_latency(lp_store *st, int64_t platform_id, const lp_job *j, double *ms, lp_err *err)
+int pl_job_latency(lp_store *st, int64_t platform_id, const lp_job *j, double *ms, lp_err *err)
 {
     lp_measure m;
     int rc = lp_store_get_kernel(st, platform_id, j->kernel_type, j->config, &m, err);
@@ -119,14 +116,8 @@ static int job_latency(lp_store *st, int64_t platform_id, const lp_job *j, doubl
     return rc;
 }
 
-/* Rows (features, latency) of the measured configs listed in idx. */
-typedef struct rows {
-    float *x, *y;
-    lp_kcfg *cfgs;
-    size_t n;
-} rows;
 
-static void rows_free(rows *r)
+void pl_rows_free(pl_rows *r)
 {
     free(r->x);
     free(r->y);
@@ -134,8 +125,8 @@ static void rows_free(rows *r)
     memset(r, 0, sizeof *r);
 }
 
-static int rows_from(const kset *s, const size_t *idx, size_t n, const double *lat,
-                     const lp_kernel_ops *kops, rows *r, lp_err *err)
+int pl_rows_from(const pl_kset *s, const size_t *idx, size_t n, const double *lat,
+                     const lp_kernel_ops *kops, pl_rows *r, lp_err *err)
 {
     size_t nf = kops->n_features;
     r->x = malloc((n ? n : 1) * nf * sizeof *r->x);
@@ -154,13 +145,8 @@ static int rows_from(const kset *s, const size_t *idx, size_t n, const double *l
 
 /* ---- accuracy ------------------------------------------------------------------ */
 
-/** Accuracy of predictions against measurements. */
-typedef struct acc {
-    size_t n;
-    double se, spe, within5, within10; /* sums */
-} acc;
 
-static void acc_add(acc *a, double meas, double pred)
+void pl_acc_add(pl_acc *a, double meas, double pred)
 {
     double e = pred - meas, r = e / meas;
     a->n++;
@@ -170,10 +156,10 @@ static void acc_add(acc *a, double meas, double pred)
     a->within10 += fabs(r) <= 0.10;
 }
 
-static double acc_rmse(const acc *a) { return a->n ? sqrt(a->se / (double)a->n) : NAN; }
-static double acc_rmspe(const acc *a) { return a->n ? 100 * sqrt(a->spe / (double)a->n) : NAN; }
-static double acc_p5(const acc *a) { return a->n ? 100 * a->within5 / (double)a->n : NAN; }
-static double acc_p10(const acc *a) { return a->n ? 100 * a->within10 / (double)a->n : NAN; }
+double pl_acc_rmse(const pl_acc *a) { return a->n ? sqrt(a->se / (double)a->n) : NAN; }
+double pl_acc_rmspe(const pl_acc *a) { return a->n ? 100 * sqrt(a->spe / (double)a->n) : NAN; }
+double pl_acc_p5(const pl_acc *a) { return a->n ? 100 * a->within5 / (double)a->n : NAN; }
+double pl_acc_p10(const pl_acc *a) { return a->n ? 100 * a->within10 / (double)a->n : NAN; }
 
 /* ---- build ------------------------------------------------------------------------- */
 
@@ -187,8 +173,8 @@ typedef struct build_ctx {
     char *pool_dir;
 } build_ctx;
 
-/* Shuffled index split: the first n_val indices validate. */
-static void split(size_t *idx, size_t n, uint64_t seed)
+/* Shuffled index pl_split: the first n_val indices validate. */
+void pl_split(size_t *idx, size_t n, uint64_t seed)
 {
     lp_rng rng;
     lp_rng_seed(&rng, seed);
@@ -202,17 +188,17 @@ static void split(size_t *idx, size_t n, uint64_t seed)
     }
 }
 
-/* Trains a fresh predictor on the listed rows; validates on the others. */
-static int train_on(build_ctx *b, const char *type, const lp_kernel_ops *kops, const kset *s,
+/* Trains a fresh predictor on the listed pl_rows; validates on the others. */
+static int train_on(build_ctx *b, const char *type, const lp_kernel_ops *kops, const pl_kset *s,
                     const double *lat, const size_t *idx, size_t n, size_t n_val,
                     lp_instance **pred, lp_train_report *rep, double *acc10, lp_err *err)
 {
-    rows tr = {0}, va = {0};
-    int rc = instance_of(b->p, &b->p->predictor, plugin_skip, pred, err);
+    pl_rows tr = {0}, va = {0};
+    int rc = pl_instance_of(b->p, &b->p->predictor, pl_plugin_skip, pred, err);
     if (rc == 0)
-        rc = rows_from(s, idx + n_val, n - n_val, lat, kops, &tr, err);
+        rc = pl_rows_from(s, idx + n_val, n - n_val, lat, kops, &tr, err);
     if (rc == 0)
-        rc = rows_from(s, idx, n_val, lat, kops, &va, err);
+        rc = pl_rows_from(s, idx, n_val, lat, kops, &va, err);
     if (rc < 0)
         goto done;
     lp_dataset dtr = {.kernel_type = type, .n = tr.n, .n_features = kops->n_features, .x = tr.x, .y = tr.y};
@@ -235,13 +221,12 @@ static int train_on(build_ctx *b, const char *type, const lp_kernel_ops *kops, c
         free(out);
     }
 done:
-    rows_free(&tr);
-    rows_free(&va);
+    pl_rows_free(&tr);
+    pl_rows_free(&va);
     return rc;
 }
 
-/* Reads latencies of every measured config; unsupported ones are dropped from s. */
-static int collect(build_ctx *b, kset *s, double **lat, lp_err *err)
+int pl_kset_collect(lp_store *st, int64_t pid, pl_kset *s, double **lat, lp_err *err)
 {
     size_t k = 0;
     *lat = malloc((s->n ? s->n : 1) * sizeof **lat);
@@ -250,7 +235,7 @@ static int collect(build_ctx *b, kset *s, double **lat, lp_err *err)
     for (size_t i = 0; i < s->n; i++) {
         if (s->jobs[i].state == LP_JOB_FAILED)
             continue;
-        int rc = job_latency(b->st, b->platform_id, &s->jobs[i], &(*lat)[k], err);
+        int rc = pl_job_latency(st, pid, &s->jobs[i], &(*lat)[k], err);
         if (rc < 0)
             return rc;
         s->jobs[k] = s->jobs[i];
@@ -260,10 +245,15 @@ static int collect(build_ctx *b, kset *s, double **lat, lp_err *err)
     return 0;
 }
 
+static int collect(build_ctx *b, pl_kset *s, double **lat, lp_err *err)
+{
+    return pl_kset_collect(b->st, b->platform_id, s, lat, err);
+}
+
 /* nn-Meter's fine-grained rounds: fit on 80%, feed the 20% test errors back, measure what
  * the sampler spawns. */
 static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *kops,
-                           lp_instance *smp, kset *s, lp_err *err)
+                           lp_instance *smp, pl_kset *s, lp_err *err)
 {
     for (int64_t r = 0; r < b->p->rounds; r++) {
         double *lat = NULL;
@@ -274,7 +264,7 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
         int rc = idx ? collect(b, s, &lat, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
         size_t n_test = s->n / 5;
         if (rc == 0) {
-            split(idx, s->n, (uint64_t)b->p->seed + 1000 + (uint64_t)r);
+            pl_split(idx, s->n, (uint64_t)b->p->seed + 1000 + (uint64_t)r);
             rc = train_on(b, type, kops, s, lat, idx, s->n, n_test, &pred, &rep, &acc10, err);
         }
         double *rel = malloc((n_test ? n_test : 1) * sizeof *rel);
@@ -297,11 +287,11 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
             rc = more ? lp_sampler_sample(smp, kops, (size_t)queued, more, err)
                       : lp_err_set(err, LP_ENOMEM, "out of memory");
             for (int i = 0; rc == 0 && i < queued; i++)
-                if (kset_add(s, type, kops, &more[i]) < 0)
+                if (pl_kset_add(s, type, kops, &more[i]) < 0)
                     rc = lp_err_set(err, LP_ENOMEM, "out of memory");
             free(more);
             if (rc == 0)
-                rc = kset_measure(b->reg, b->pf, b->st, s, from, b->o, err);
+                rc = pl_kset_measure(b->reg, b->pf, b->st, s, from, b->o, err);
         } else if (queued < 0) {
             rc = queued;
         }
@@ -325,7 +315,7 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
 
 /* <pool>/<type>.configs lists every config the predictor saw (training and validation), so
  * an evaluation can hold them out. */
-static int write_configs(const char *dir, const char *type, const kset *s, lp_err *err)
+int pl_write_configs(const char *dir, const char *type, const pl_kset *s, lp_err *err)
 {
     char *path = NULL;
     if (asprintf(&path, "%s/%s.configs", dir, type) < 0)
@@ -348,7 +338,7 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
     const lp_kernel_ops *kops = lp_plugin_descriptor(kp)->ops;
     lp_prior prior = {0};
     lp_instance *smp = NULL, *pred = NULL;
-    kset s = {0};
+    pl_kset s = {0};
     lp_kcfg *drawn = malloc((size_t)b->p->count * sizeof *drawn);
     double *lat = NULL;
     size_t *idx = NULL;
@@ -357,7 +347,7 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         rc = lp_prior_build(b->reg, NULL, type, (size_t)b->p->prior_models, (uint64_t)b->p->seed,
                             &prior, err);
     if (rc == 0)
-        rc = instance_of(b->p, &b->p->sampler, sampler_skip, &smp, err);
+        rc = pl_instance_of(b->p, &b->p->sampler, sampler_skip, &smp, err);
     lp_sampler_ctx ctx;
     if (rc == 0) {
         lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)b->p->seed, &prior);
@@ -366,11 +356,11 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
     if (rc == 0)
         rc = lp_sampler_sample(smp, kops, (size_t)b->p->count, drawn, err);
     for (int64_t i = 0; rc == 0 && i < b->p->count; i++)
-        if (kset_add(&s, type, kops, &drawn[i]) < 0)
+        if (pl_kset_add(&s, type, kops, &drawn[i]) < 0)
             rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     uint64_t t0 = lp_now_ns();
     if (rc == 0)
-        rc = kset_measure(b->reg, b->pf, b->st, &s, 0, b->o, err);
+        rc = pl_kset_measure(b->reg, b->pf, b->st, &s, 0, b->o, err);
     if (rc == 0)
         rc = feedback_rounds(b, type, kops, smp, &s, err);
     meta->measure_seconds = (double)(lp_now_ns() - t0) / 1e9;
@@ -387,12 +377,12 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     lp_train_report rep = {0};
     if (rc == 0) {
-        split(idx, s.n, (uint64_t)b->p->seed);
+        pl_split(idx, s.n, (uint64_t)b->p->seed);
         size_t n_val = (size_t)((double)s.n * b->p->validation);
         rc = train_on(b, type, kops, &s, lat, idx, s.n, n_val, &pred, &rep, &meta->val_acc10, err);
     }
     if (rc == 0)
-        rc = write_configs(b->pool_dir, type, &s, err);
+        rc = pl_write_configs(b->pool_dir, type, &s, err);
     if (rc == 0) {
         snprintf(meta->kernel_type, sizeof meta->kernel_type, "%s", type);
         snprintf(meta->predictor, sizeof meta->predictor, "%s", pred->desc->name);
@@ -413,22 +403,60 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
     lp_instance_destroy(pred);
     lp_instance_destroy(smp);
     lp_prior_free(&prior);
-    kset_free(&s);
+    pl_kset_free(&s);
     free(drawn);
     free(lat);
     free(idx);
     return rc;
 }
 
-static int run_build(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
+/* A build into a pool directory that already has a pool.yaml (of the same platform) adds
+ * or replaces the kernel types it built and keeps the others, so one kernel type can be
+ * rebuilt, or minor types built with other predictor options, without redoing the rest. */
+static int keep_other_types(const lp_registry *reg, build_ctx *b, lp_pool_meta **meta,
+                            size_t n_meta, size_t *n_kept, lp_err *err)
+{
+    char *path = NULL;
+    lp_pool *old = NULL;
+    struct stat sb;
+    *n_kept = 0;
+    if (asprintf(&path, "%s/pool.yaml", b->pool_dir) < 0)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    int exists = stat(path, &sb) == 0, rc = 0;
+    free(path);
+    if (!exists)
+        return 0;
+    if ((rc = lp_pool_open(reg, b->pool_dir, &old, err)) < 0)
+        return lp_err_prefix(err, "cannot add to the existing pool: ");
+    if (strcmp(old->platform, b->pf->name))
+        rc = lp_err_set(err, LP_EINVAL, "%s/pool.yaml belongs to platform %s, not %s",
+                        b->pool_dir, old->platform, b->pf->name);
+    lp_pool_meta *m = rc == 0 ? realloc(*meta, (n_meta + old->n + 1) * sizeof *m) : NULL;
+    if (rc == 0 && !m)
+        rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (m)
+        *meta = m;
+    for (size_t i = 0; rc == 0 && i < old->n; i++) {
+        int rebuilt = 0;
+        for (size_t j = 0; j < n_meta && !rebuilt; j++)
+            rebuilt = !strcmp(m[j].kernel_type, old->e[i].meta.kernel_type);
+        if (!rebuilt)
+            m[n_meta + (*n_kept)++] = old->e[i].meta;
+    }
+    lp_pool_close(old);
+    return rc;
+}
+
+int pl_run_build(const lp_registry *reg, const lp_pipeline *p, const char *platform,
+                 const lp_run_opts *o, lp_err *err)
 {
     build_ctx b = {.reg = reg, .p = p, .o = o};
     lp_pool_meta *meta = calloc(p->n_kernels, sizeof *meta);
-    int rc = meta ? load_platform(reg, p->platform, &b.pf, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
+    int rc = meta ? pl_load_platform(reg, platform, &b.pf, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0 && asprintf(&b.pool_dir, "%s/%s", p->pool, b.pf->name) < 0)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = make_dirs(b.pool_dir, err);
+        rc = pl_make_dirs(b.pool_dir, err);
     if (rc == 0)
         rc = lp_store_open(p->store, 0, &b.st, err);
     if (rc == 0)
@@ -451,8 +479,15 @@ static int run_build(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *
             rc = 0;
         }
     }
+    size_t n_kept = 0;
     if (rc == 0)
-        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta, n_meta, err);
+        rc = keep_other_types(reg, &b, &meta, n_meta, &n_kept, err);
+    if (rc == 0)
+        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta,
+                                n_meta + n_kept, err);
+    if (rc == 0 && n_kept && !o->quiet)
+        fprintf(stderr, "kept %zu kernel type%s already in %s/pool.yaml\n", n_kept,
+                n_kept == 1 ? "" : "s", b.pool_dir);
     if (rc == 0) {
         printf("pool %s\n%-16s %8s %10s %10s %9s %9s\n", b.pool_dir, "KERNEL", "SAMPLES",
                "MEASURE_S", "TRAIN_S", "VAL_MAPE", "VAL_10%");
@@ -504,7 +539,7 @@ static int model_measured(lp_store *st, int64_t platform_id, const lp_model *m, 
     return rc;
 }
 
-static FILE *report_file(const char *dir, const char *name, lp_err *err)
+FILE *pl_report_file(const char *dir, const char *name, lp_err *err)
 {
     char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, name) < 0) {
@@ -518,20 +553,20 @@ static FILE *report_file(const char *dir, const char *name, lp_err *err)
     return f;
 }
 
-static void print_acc_row(FILE *f, const char *name, const acc *a, int md)
+void pl_print_acc_row(FILE *f, const char *name, const pl_acc *a, int md)
 {
     if (md)
-        fprintf(f, "| %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, a->n, acc_rmse(a),
-                acc_rmspe(a), acc_p5(a), acc_p10(a));
+        fprintf(f, "| %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, a->n, pl_acc_rmse(a),
+                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
     else
-        fprintf(f, "%-18s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, a->n, acc_rmse(a),
-                acc_rmspe(a), acc_p5(a), acc_p10(a));
+        fprintf(f, "%-18s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, a->n, pl_acc_rmse(a),
+                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The sorted config lines of <pool>/<type>.configs (none when the file is absent). */
-static int read_configs(const char *dir, const char *type, char ***v, size_t *n, lp_err *err)
+int pl_read_configs(const char *dir, const char *type, char ***v, size_t *n, lp_err *err)
 {
     char *path = NULL, line[512];
     *v = NULL;
@@ -563,12 +598,12 @@ static int read_configs(const char *dir, const char *type, char ***v, size_t *n,
 static int eval_kernel_type(const lp_registry *reg, const lp_platform *pf, lp_store *st,
                             int64_t pid, lp_pool_entry *e, const char *pool_dir,
                             lp_model *const *models, size_t n_models, const lp_run_opts *o,
-                            acc *a, size_t *n_seen, lp_err *err)
+                            pl_acc *a, size_t *n_seen, lp_err *err)
 {
     char **seen = NULL;
     size_t ns = 0;
-    kset s = {0};
-    int rc = read_configs(pool_dir, e->meta.kernel_type, &seen, &ns, err);
+    pl_kset s = {0};
+    int rc = pl_read_configs(pool_dir, e->meta.kernel_type, &seen, &ns, err);
     for (size_t m = 0; rc == 0 && m < n_models; m++)
         for (size_t i = 0; models[m] && rc == 0 && i < models[m]->n; i++) {
             const lp_mnode *k = &models[m]->k[i];
@@ -578,31 +613,34 @@ static int eval_kernel_type(const lp_registry *reg, const lp_platform *pf, lp_st
             lp_kcfg_format(e->kops->dims, e->kops->n_dims, &k->cfg, canon, sizeof canon);
             if (ns && bsearch(&key, seen, ns, sizeof *seen, cmp_str))
                 continue;
-            if (kset_add(&s, e->meta.kernel_type, e->kops, &k->cfg) < 0)
+            if (pl_kset_add(&s, e->meta.kernel_type, e->kops, &k->cfg) < 0)
                 rc = lp_err_set(err, LP_ENOMEM, "out of memory");
         }
     *n_seen = ns;
     if (rc == 0 && s.n)
-        rc = kset_measure(reg, pf, st, &s, 0, o, err);
+        rc = pl_kset_measure(reg, pf, st, &s, 0, o, err);
     for (size_t i = 0; rc == 0 && i < s.n; i++) {
         double meas, pred;
         if (s.jobs[i].state == LP_JOB_FAILED)
             continue;
-        if ((rc = job_latency(st, pid, &s.jobs[i], &meas, err)) == 0 &&
+        if ((rc = pl_job_latency(st, pid, &s.jobs[i], &meas, err)) == 0 &&
             (rc = lp_pool_predict_kernels(e, &s.cfgs[i], 1, &pred, err)) == 0)
-            acc_add(a, meas, pred);
+            pl_acc_add(a, meas, pred);
     }
     lp_strv_free(seen, ns);
-    kset_free(&s);
+    pl_kset_free(&s);
     return rc;
 }
 
 static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store *st, int64_t pid,
                         lp_pool *pool, const eval_row *rows, size_t n_rows, const lp_run_opts *o,
-                        FILE *md, lp_err *err)
+                        FILE *md, pl_eval_result *res, lp_err *err)
 {
     lp_model **ms = calloc(n_rows ? n_rows : 1, sizeof *ms);
     int rc = ms ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && res && (!(res->ktype = calloc(pool->n + 1, sizeof *res->ktype)) ||
+                           !(res->per_kernel = calloc(pool->n + 1, sizeof *res->per_kernel))))
+        rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     for (size_t i = 0; ms && i < n_rows; i++)
         ms[i] = rows[i].model;
     printf("\nkernel level (configs of the evaluated models that the predictors never saw):\n"
@@ -613,36 +651,54 @@ static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store 
                     "configs | RMSE (ms) | RMSPE (%%) | +-5%% acc (%%) | +-10%% acc (%%) |\n"
                     "|---|---|---|---|---|---|\n");
     for (size_t t = 0; rc == 0 && t < pool->n; t++) {
-        acc a = {0};
+        pl_acc a = {0};
         size_t n_seen;
         rc = eval_kernel_type(reg, pf, st, pid, &pool->e[t], pool->dir, ms, n_rows, o, &a,
                               &n_seen, err);
+        if (rc == 0 && a.n && res) {
+            snprintf(res->ktype[res->n_kernel], sizeof res->ktype[0], "%s", pool->e[t].meta.kernel_type);
+            res->per_kernel[res->n_kernel++] = a;
+        }
         if (rc == 0 && a.n) {
-            print_acc_row(stdout, pool->e[t].meta.kernel_type, &a, 0);
+            pl_print_acc_row(stdout, pool->e[t].meta.kernel_type, &a, 0);
             if (md)
-                print_acc_row(md, pool->e[t].meta.kernel_type, &a, 1);
+                pl_print_acc_row(md, pool->e[t].meta.kernel_type, &a, 1);
         }
     }
     free(ms);
     return rc;
 }
 
-static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
+void pl_eval_result_free(pl_eval_result *r)
+{
+    if (!r)
+        return;
+    free(r->per_space);
+    free(r->ktype);
+    free(r->per_kernel);
+    memset(r, 0, sizeof *r);
+}
+
+int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platform,
+                const char *pool_dir, const char *report_dir, const lp_run_opts *o,
+                pl_eval_result *res, lp_err *err)
 {
     lp_platform *pf = NULL;
     lp_store *st = NULL;
     lp_pool *pool = NULL;
-    char *pool_dir = NULL;
     size_t n_rows = p->n_spaces * (size_t)p->eval_models;
     eval_row *rows = calloc(n_rows ? n_rows : 1, sizeof *rows);
     lp_job *jobs = calloc(n_rows ? n_rows : 1, sizeof *jobs);
-    acc *per = calloc(p->n_spaces + 1, sizeof *per);
+    pl_acc *per = calloc(p->n_spaces + 1, sizeof *per);
     int64_t pid = 0;
     FILE *csv = NULL, *md = NULL;
-    int rc = rows && jobs && per ? load_platform(reg, p->platform, &pf, err)
+    char *own_dir = NULL;
+    int rc = rows && jobs && per ? pl_load_platform(reg, platform, &pf, err)
                                  : lp_err_set(err, LP_ENOMEM, "out of memory");
-    if (rc == 0 && asprintf(&pool_dir, "%s/%s", p->pool, pf->name) < 0)
+    if (rc == 0 && !pool_dir && asprintf(&own_dir, "%s/%s", p->pool, pf->name) < 0)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (!pool_dir)
+        pool_dir = own_dir;
     if (rc == 0)
         rc = lp_pool_open(reg, pool_dir, &pool, err);
     if (rc == 0)
@@ -680,12 +736,12 @@ static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opt
         rows[i].ok = 1;
         for (size_t si = 0; si < p->n_spaces; si++)
             if (!strcmp(rows[i].space, p->spaces[si]))
-                acc_add(&per[si], rows[i].measured, rows[i].predicted);
-        acc_add(&per[p->n_spaces], rows[i].measured, rows[i].predicted);
+                pl_acc_add(&per[si], rows[i].measured, rows[i].predicted);
+        pl_acc_add(&per[p->n_spaces], rows[i].measured, rows[i].predicted);
     }
-    if (rc == 0 && p->report) {
-        if ((rc = make_dirs(p->report, err)) == 0 && (csv = report_file(p->report, "models.csv", err)) &&
-            (md = report_file(p->report, "report.md", err))) {
+    if (rc == 0 && report_dir) {
+        if ((rc = pl_make_dirs(report_dir, err)) == 0 && (csv = pl_report_file(report_dir, "models.csv", err)) &&
+            (md = pl_report_file(report_dir, "report.md", err))) {
             fprintf(csv, "space,model,measured_ms,predicted_ms,rel_error\n");
             for (size_t i = 0; i < k; i++)
                 if (rows[i].ok)
@@ -698,7 +754,7 @@ static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opt
                         "+-5%% acc (%%) | +-10%% acc (%%) |\n|---|---|---|---|---|---|\n",
                     pool_dir, pf->name, p->path, (long long)p->eval_models, (long long)p->eval_seed);
             for (size_t si = 0; si <= p->n_spaces; si++)
-                print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
+                pl_print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
             if (failed)
                 fprintf(md, "\n%zu models could not run on this engine (unsupported primitives).\n", failed);
         } else if (rc == 0) {
@@ -709,14 +765,14 @@ static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opt
         printf("%-18s %6s %10s %10s %8s %8s\n", "SPACE", "MODELS", "RMSE_MS", "RMSPE", "ACC5",
                "ACC10");
         for (size_t si = 0; si <= p->n_spaces; si++)
-            print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
+            pl_print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
         if (failed)
             printf("(%zu models could not run on %s: unsupported primitives)\n", failed, pf->name);
     }
     if (rc == 0 && p->eval_kernels)
-        rc = eval_kernels(reg, pf, st, pid, pool, rows, k, o, md, err);
-    if (rc == 0 && p->report)
-        printf("report: %s/report.md\n", p->report);
+        rc = eval_kernels(reg, pf, st, pid, pool, rows, k, o, md, res, err);
+    if (rc == 0 && report_dir)
+        printf("report: %s/report.md\n", report_dir);
     if (csv)
         fclose(csv);
     if (md)
@@ -725,21 +781,26 @@ static int run_evaluate(const lp_registry *reg, lp_pipeline *p, const lp_run_opt
         lp_model_free(rows[i].model);
     free(rows);
     free(jobs);
+    if (rc == 0 && res) {
+        res->per_space = per;
+        res->n_failed = failed;
+        per = NULL;
+    }
     free(per);
     lp_pool_close(pool);
     lp_store_close(st);
     lp_platform_free(pf);
-    free(pool_dir);
+    free(own_dir);
     return rc;
 }
 
 int lp_pipeline_run(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
 {
     switch (p->kind) {
-    case LP_PIPE_BUILD: return run_build(reg, p, o, err);
-    case LP_PIPE_EVALUATE: return run_evaluate(reg, p, o, err);
-    default:
-        return lp_err_set(err, LP_EUNSUPPORTED, "%s: pipeline kind '%s' is not runnable yet",
-                          p->path, lp_pipeline_kind_name(p->kind));
+    case LP_PIPE_BUILD: return pl_run_build(reg, p, p->platform, o, err);
+    case LP_PIPE_EVALUATE: return pl_evaluate(reg, p, p->platform, NULL, p->report, o, NULL, err);
+    case LP_PIPE_BUILD_POOL: return pl_run_build_pool(reg, p, o, err);
+    case LP_PIPE_ADAPT: return pl_run_adapt(reg, p, o, err);
     }
+    return lp_err_set(err, LP_EINVAL, "%s: unknown pipeline kind", p->path);
 }

@@ -24,6 +24,9 @@ const lp_option lp_harness_options[] = {
      .type = LP_OPT_INT, .offset = HOPT(background), .def_i = 0, .min = 0, .max = 256},
     {.name = "launches", .help = "process launches whose medians are pooled (multi-thread platforms)",
      .type = LP_OPT_INT, .offset = HOPT(launches), .def_i = 1, .min = 1, .max = 100},
+    {.name = "flush_kib", .help = "KiB written before every run to evict the private caches, as a "
+     "kernel inside a model finds them (0: off; about twice the L2 size)", .type = LP_OPT_INT,
+     .offset = HOPT(flush_kib), .def_i = 0, .min = 0, .max = 4194304},
     LP_OPT_END};
 
 static const char *const platform_keys[] = {"platform", "summary", "engine", "harness", NULL};
@@ -75,6 +78,19 @@ static void check_name(const lp_ynode *name, const char *path, lp_diag *diag)
     free(copy);
 }
 
+/* The store's identity of a platform: every engine option, plus the harness settings that
+ * change what a measurement means (a cache flush does; run counts do not). */
+static char *platform_options_str(const lp_instance *engine, const lp_harness_opts *h)
+{
+    char *s = lp_instance_options_str(engine), *t = NULL;
+    if (!s || h->flush_kib <= 0)
+        return s;
+    if (asprintf(&t, "%s%sflush_kib=%lld", s, *s ? "," : "", (long long)h->flush_kib) < 0)
+        t = NULL;
+    free(s);
+    return t;
+}
+
 static int platform_fill(const lp_registry *reg, const lp_ydoc *doc, lp_platform *p, lp_diag *diag)
 {
     size_t before = diag->n;
@@ -107,7 +123,7 @@ static int platform_fill(const lp_registry *reg, const lp_ydoc *doc, lp_platform
         lp_diag_add(diag, doc->path, root, "missing required key 'engine' (the engine plugin and "
                                            "its options, e.g. engine: {plugin: native, threads: 1})");
     else if (lp_check_plugin_ref(reg, LP_KIND_ENGINE, n, doc->path, diag, &p->engine) == 0 &&
-             !(p->engine_options = lp_instance_options_str(p->engine)))
+             !(p->engine_options = platform_options_str(p->engine, &p->harness)))
         lp_diag_add(diag, doc->path, n, "out of memory");
     return diag->n > before ? LP_EINVAL : 0;
 }

@@ -110,12 +110,152 @@ Test(pipeline, errors_are_reported_with_positions)
     cr_assert(strstr(out, "bad.yaml:5:33: 'count' = 0 is out of range [1, 10000000]"), "%s", out);
     cr_assert(strstr(out, "bad.yaml:6:26: unknown key 'epochz' (valid keys: layers, epochs,"), "%s", out);
     free(out);
-    snprintf(text, sizeof text, "pipeline: adapt\ntarget: x\npool: p\nkernels: [fc]\nsampler: prior\n"
-                                "similarity: kl\npredictor: mlp\n");
-    free(lp_test_write(dir, "later.yaml", text));
-    snprintf(args, sizeof args, "run %s/later.yaml", dir);
-    int rc = lp_test_cli(args, &out);
-    /* adapt needs the similarity plugins (issue 6); until they load, the file is invalid */
-    cr_assert(rc == 1 || rc == 2, "%s", out);
+}
+
+/* Counts the lines of text that contain needle (end: that end with it). */
+static size_t count_lines_at(const char *text, const char *needle, int end)
+{
+    size_t n = 0;
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)len, l);
+        size_t nl = strlen(needle), ll = strlen(line);
+        n += end ? ll >= nl && !strcmp(line + ll - nl, needle) : strstr(line, needle) != NULL;
+    }
+    return n;
+}
+
+static size_t count_lines(const char *text, const char *needle) { return count_lines_at(text, needle, 0); }
+
+/* LitePred's transfer on a tiny budget: a pool of two warm-up platforms (fast-xnnpack and a
+ * second native one), adapted to the fast native platform. */
+static void write_adapt(const char *extra)
+{
+    char text[4096];
+    const char *kernels = "[conv-bn-relu, dwconv-bn-relu, se, add, global-avgpool, fc, hswish]";
+    snprintf(text, sizeof text,
+             "pipeline: build-pool\nplatforms: [%s/configs/fast-xnnpack.yaml, %s/configs/fast-b.yaml]\n"
+             "store: %s/t.db\npool: %s/pool\nkernels: %s\n"
+             "sampler: {plugin: prior, count: 30, seed: 3, prior_models: 30}\n"
+             "predictor: {plugin: mlp, epochs: 10, layers: 16x16}\n",
+             LP_TEST_FIXTURE_DIR, LP_TEST_FIXTURE_DIR, dir, dir, kernels);
+    free(lp_test_write(dir, "pool.yaml", text));
+    snprintf(text, sizeof text,
+             "pipeline: adapt\ntarget: %s/configs/fast.yaml\nstore: %s/t.db\npool: %s/pool\n"
+             "kernels: %s\nsimilarity: kl\nsampler: {plugin: prior, seed: 5, prior_models: 30}\n"
+             "budgets: [5, 20]\npredictor: {plugin: mlp, epochs: 10}\nvalidation: 0\n"
+             "output: %s/adapted\nevaluate: {spaces: [ofa-mbv3-w1.0], models: 3, seed: 11}\n"
+             "report: %s/rep\n%s",
+             LP_TEST_FIXTURE_DIR, dir, dir, kernels, dir, dir, extra);
+    free(lp_test_write(dir, "adapt.yaml", text));
+}
+
+Test(pipeline, build_pool_then_adapt)
+{
+    char args[2048], path[1024], *out = NULL;
+    /* fast-b.yaml is fast.yaml under another name: a second native platform in the pool */
+    char text[4096];
+    snprintf(path, sizeof path, "%s/configs/fast-b.yaml", LP_TEST_FIXTURE_DIR);
+    cr_assert_eq(access(path, R_OK), 0, "the fixture %s must exist", path);
+    write_adapt("");
+    snprintf(args, sizeof args, "--quiet run %s/pool.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/pool/fast-xnnpack/pool.yaml", dir);
+    cr_assert_eq(access(path, R_OK), 0, "no %s", path);
+    snprintf(path, sizeof path, "%s/pool/fast-b/conv-bn-relu.mlp", dir);
+    cr_assert_eq(access(path, R_OK), 0, "no %s", path);
+
+    snprintf(args, sizeof args, "run %s/adapt.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    /* both candidates scored for every kernel type, one picked */
+    cr_assert(strstr(out, "conv-bn-relu: fast-b"), "%s", out);
+    cr_assert(strstr(out, "conv-bn-relu: fast-xnnpack"), "%s", out);
+    cr_assert(strstr(out, "<- picked"), "%s", out);
+    cr_assert(strstr(out, "== fast, budget 20"), "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/rep/picks.csv", dir);
+    char *picks = file_text(path);
+    cr_assert_eq(count_lines(picks, "fast,conv-bn-relu,"), 2, "%s", picks);
+    cr_assert_eq(count_lines_at(picks, ",1", 1), 7, "one pick per kernel type:\n%s", picks);
+    free(picks);
+    snprintf(path, sizeof path, "%s/rep/adapt.csv", dir);
+    char *csv = file_text(path);
+    cr_assert(strstr(csv, "target,budget,finetune,similarity,sampler,predictor,target_configs,"), "%s", csv);
+    cr_assert_eq(count_lines(csv, "fast,5,1,kl,prior,mlp,"), 2, "space + all rows:\n%s", csv);
+    cr_assert_eq(count_lines(csv, "fast,20,1,kl,prior,mlp,"), 2, "%s", csv);
+    free(csv);
+    /* budgets are nested: the adapted predictors of budget 20 saw more configs */
+    snprintf(path, sizeof path, "%s/adapted/fast/b5/conv-bn-relu.configs", dir);
+    char *c5 = file_text(path);
+    snprintf(path, sizeof path, "%s/adapted/fast/b20/conv-bn-relu.configs", dir);
+    char *c20 = file_text(path);
+    cr_assert_eq(count_lines(c20, "hw=") - count_lines(c5, "hw="), 15, "5 -> 20 sampled");
+    cr_assert_eq(strncmp(c20, c5, strlen(c5)), 0, "b5's configs are a prefix of b20's");
+    free(c5);
+    free(c20);
+    snprintf(path, sizeof path, "%s/adapted/fast/b20/pool.yaml", dir);
+    cr_assert_eq(access(path, R_OK), 0, "no %s", path);
+    snprintf(path, sizeof path, "%s/rep/fast/b20/models.csv", dir);
+    cr_assert_eq(access(path, R_OK), 0, "no %s", path);
+
+    /* leave_out: engine drops fast-b (same native engine as the target) */
+    write_adapt("leave_out: engine\n");
+    snprintf(args, sizeof args, "run %s/adapt.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "1 pool platform: fast-xnnpack"), "%s", out);
+    cr_assert_null(strstr(out, "conv-bn-relu: fast-b"), "%s", out);
+    free(out);
+
+    /* from scratch on the same configs: no pool predictor is picked to start from */
+    write_adapt("finetune: false\n");
+    snprintf(args, sizeof args, "run %s/adapt.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    snprintf(path, sizeof path, "%s/rep/adapt.csv", dir);
+    csv = file_text(path);
+    cr_assert_eq(count_lines(csv, "fast,20,0,kl,prior,mlp,"), 2, "%s", csv);
+    free(csv);
+    free(out);
+
+    /* rf cannot fine-tune: a clear error, not a silent scratch build */
+    write_adapt("");
+    snprintf(text, sizeof text, "%s/adapt.yaml", dir);
+    char *y = file_text(text);
+    char *at = strstr(y, "predictor: {plugin: mlp, epochs: 10}");
+    cr_assert_not_null(at);
+    char t2[4096];
+    snprintf(t2, sizeof t2, "%.*spredictor: {plugin: rf, trees: 4}%s", (int)(at - y), y,
+             at + strlen("predictor: {plugin: mlp, epochs: 10}"));
+    free(y);
+    free(lp_test_write(dir, "adapt-rf.yaml", t2));
+    snprintf(args, sizeof args, "--quiet run %s/adapt-rf.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "was written by predictor mlp; this pipeline fine-tunes with rf"), "%s", out);
+    free(out);
+}
+
+Test(pipeline, adapt_errors)
+{
+    char text[2048], args[2048], *out = NULL;
+    snprintf(text, sizeof text, "pipeline: adapt\ntarget: [a, 7]\npool: p\nkernels: [fc]\n"
+                                "sampler: prior\nsimilarity: kl\npredictor: mlp\nleave_out: all\n"
+                                "budgets: [100, 50]\nfinetune: maybe\n");
+    free(lp_test_write(dir, "bad-adapt.yaml", text));
+    snprintf(args, sizeof args, "check %s/bad-adapt.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 2, "%s", out);
+    cr_assert(strstr(out, "bad-adapt.yaml:8:12: 'leave_out' must be one of: target, engine, none; got 'all'"), "%s", out);
+    cr_assert(strstr(out, "bad-adapt.yaml:9:16: budgets must be strictly ascending (50 after 100)"), "%s", out);
+    cr_assert(strstr(out, "bad-adapt.yaml:10:11: 'finetune' must be true or false, got 'maybe'"), "%s", out);
+    free(out);
+    /* a pool root with no platform in it */
+    snprintf(text, sizeof text, "pipeline: adapt\ntarget: %s/configs/fast.yaml\nstore: %s/t.db\n"
+                                "pool: %s/nowhere\nkernels: [fc]\nsampler: prior\nsimilarity: kl\n"
+                                "predictor: mlp\n", LP_TEST_FIXTURE_DIR, dir, dir);
+    free(lp_test_write(dir, "nopool.yaml", text));
+    snprintf(args, sizeof args, "--quiet run %s/nopool.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "nowhere: No such file or directory"), "%s", out);
     free(out);
 }

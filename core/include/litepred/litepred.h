@@ -162,6 +162,7 @@ typedef struct lp_harness_opts {
     int64_t cpu;        /**< CPU to pin the measuring thread to; -1: no pinning */
     int64_t background; /**< busy threads running beside the measurement (contention platforms) */
     int64_t launches;   /**< process launches whose medians are pooled (multi-thread platforms) */
+    int64_t flush_kib;  /**< before every run, write this many KiB to evict the private caches (0: off) */
 } lp_harness_opts;
 
 /** Option table of lp_harness_opts (drives defaults, validation and help). */

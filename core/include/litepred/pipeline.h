@@ -1,15 +1,30 @@
 /* Pipelines: YAML files that wire plugins into a job (configs/pipelines/).
  *
- *   pipeline: build            # build | evaluate (build-pool, adapt: parsed, not yet runnable)
- *   platform: native-fp32-1t   # a name in configs/platforms/ or a path
+ *   pipeline: build            # build | evaluate | build-pool | adapt
+ *   platform: native-fp32-1t   # build, evaluate: a name in configs/platforms/ or a path
+ *   platforms: [a, b]          # build-pool: the warm-up platforms, each built as `build` does
+ *   target: native-fp32-1t     # adapt: the new platform, or a list of them (leave-one-out)
  *   store: litepred.db         # measurement store (default litepred.db)
- *   pool: pool/                # pool root: predictors go to pool/<platform>/
+ *   pool: pool/                # pool root: predictors of platform P are in pool/P/
  *   kernels: [conv-bn-relu, dwconv-bn-relu, fc]
  *   sampler: {plugin: prior, count: 2000, seed: 7, rounds: 0, prior_models: 200}
  *   predictor: {plugin: mlp, epochs: 350}
  *   validation: 0.2            # share of the measured configs held out for validation
  *   evaluate: {spaces: [ofa-mbv3-w1.0, ...], models: 100, seed: 11, kernels: true}
  *   report: reports/x/         # Markdown + CSV results
+ *
+ * adapt only:
+ *   similarity: kl             # picks one pool predictor per kernel type
+ *   leave_out: target          # pool platforms never picked: target (the target's own entry),
+ *                              # engine (every platform of the target's engine: the paper's
+ *                              # harder setting) or none
+ *   candidates: [a, b]         # pool platforms to consider (default: every pool/<P>/pool.yaml)
+ *   budgets: [50, 100, 200]    # sampled target configs per kernel type, each adapted and
+ *                              # evaluated (nested: a smaller budget is a prefix of a larger);
+ *                              # default [sampler count]
+ *   finetune: true             # false: train from scratch on the same target configs (baseline)
+ *   output: adapted/           # adapted predictors: output/<target>/b<budget>/
+ *   representative: DIR        # representative sets (default configs/representative)
  *
  * In `sampler:`, count (configs per kernel type), seed, rounds (feedback rounds for samplers
  * that use feedback) and prior_models (models per space drawn to build the prior) belong to
@@ -28,9 +43,16 @@ extern "C" {
 typedef enum lp_pipeline_kind {
     LP_PIPE_BUILD = 1, /**< sample, measure, train, write a pool */
     LP_PIPE_EVALUATE,  /**< sample models, measure them whole, predict from a pool, report */
-    LP_PIPE_BUILD_POOL,/**< build for several warm-up platforms (not yet runnable) */
-    LP_PIPE_ADAPT      /**< transfer to a new platform (not yet runnable) */
+    LP_PIPE_BUILD_POOL,/**< build for several warm-up platforms */
+    LP_PIPE_ADAPT      /**< transfer a pool to new platforms */
 } lp_pipeline_kind;
+
+/** Which pool platforms an adapt run may not pick for a target. */
+typedef enum lp_leave_out {
+    LP_LEAVE_TARGET = 0, /**< the target's own pool entry (default) */
+    LP_LEAVE_ENGINE,     /**< every pool platform whose engine is the target's */
+    LP_LEAVE_NONE        /**< nothing: the target's own predictors compete (an oracle check) */
+} lp_leave_out;
 
 /** A plugin named in a pipeline: the plugin and the YAML node holding its options. */
 typedef struct lp_plugin_ref {
@@ -46,7 +68,16 @@ typedef struct lp_pipeline {
     const char *store;           /**< store path */
     const char *pool;            /**< pool root */
     const char *platform;        /**< build/evaluate: platform */
-    const char *target;          /**< adapt: target platform */
+    char **targets;              /**< adapt: target platforms */
+    size_t n_targets;            /**< count */
+    lp_leave_out leave_out;      /**< adapt: excluded pool platforms */
+    char **candidates;           /**< adapt: pool platforms considered (NULL: all) */
+    size_t n_candidates;         /**< count */
+    int64_t *budgets;            /**< adapt: sampled configs per kernel type, ascending */
+    size_t n_budgets;            /**< count */
+    int finetune;                /**< adapt: start from the picked predictor (else scratch) */
+    const char *output;          /**< adapt: adapted pool root */
+    const char *representative;  /**< adapt: representative-set directory (NULL: default) */
     const char *report;          /**< report directory or NULL */
     char **platforms;            /**< build-pool: platforms */
     size_t n_platforms;          /**< count */
