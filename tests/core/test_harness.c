@@ -158,3 +158,63 @@ Test(harness, pinning_and_background_load)
     cr_assert_eq(lp_harness_enter(&h, &env, &err), LP_EINVAL);
     cr_assert(strstr(err.msg, "cannot pin to CPU 4095") != NULL, "%s", err.msg);
 }
+
+/* Seconds to dirty n bytes once, the way the harness flush does. */
+static double dirty_seconds(size_t n)
+{
+    volatile unsigned char *b = calloc(1, n);
+    cr_assert_not_null((void *)b);
+    for (size_t i = 0; i < n; i += 64)
+        b[i] = 1;
+    uint64_t t0 = lp_now_ns();
+    for (size_t i = 0; i < n; i += 64)
+        b[i] = (unsigned char)(b[i] + 1);
+    double s = (double)(lp_now_ns() - t0) / 1e9;
+    free((void *)b);
+    return s;
+}
+
+Test(harness, cache_flush_runs_before_every_run_untimed)
+{
+    real_conv rc;
+    real_conv_open(&rc);
+    lp_timing t;
+    lp_err err = {0};
+    lp_harness_opts h = opts(0.000001, 10, 10, 60.0); /* exactly 2 warm-up + 10 timed runs */
+    h.flush_kib = 64 * 1024;
+    double one = dirty_seconds((size_t)h.flush_kib * 1024);
+    uint64_t t0 = lp_now_ns();
+    cr_assert_eq(lp_harness_time(rc.ops, rc.run, &h, &t, &err), 0, "%s", err.msg);
+    double took = (double)(lp_now_ns() - t0) / 1e9;
+    cr_assert_eq(t.runs, 10);
+    /* 12 flushes happened, and none of them is inside a timed run */
+    cr_assert(took >= 12 * one * 0.5, "12 flushes of %.4f s each, but the call took %.4f s", one, took);
+    cr_assert(t.median_ms / 1e3 < one, "a timed run (%.4f s) includes the flush (%.4f s)",
+              t.median_ms / 1e3, one);
+    real_conv_close(&rc);
+}
+
+Test(harness, cache_flush_is_part_of_the_platform_identity)
+{
+    char *dir = lp_test_tmpdir(), *path;
+    lp_registry *reg = lp_test_registry();
+    lp_platform *pf = NULL;
+    lp_diag d = {0};
+    lp_err err = {0};
+    path = lp_test_write(dir, "p.yaml", "platform: p\nengine: {plugin: native, threads: 1}\n"
+                                        "harness: {flush_kib: 8192}\n");
+    cr_assert_eq(lp_platform_load(reg, path, &pf, &d, &err), 0, "%s", err.msg);
+    cr_assert_eq(pf->harness.flush_kib, 8192);
+    cr_assert(strstr(pf->engine_options, "flush_kib=8192"), "%s", pf->engine_options);
+    lp_platform_free(pf);
+    free(path);
+    path = lp_test_write(dir, "q.yaml", "platform: q\nengine: {plugin: native, threads: 1}\n");
+    cr_assert_eq(lp_platform_load(reg, path, &pf, &d, &err), 0, "%s", err.msg);
+    cr_assert_null(strstr(pf->engine_options, "flush"), "off by default: %s", pf->engine_options);
+    lp_platform_free(pf);
+    free(path);
+    lp_diag_free(&d);
+    lp_registry_close(reg);
+    lp_test_rmtree(dir);
+    free(dir);
+}
