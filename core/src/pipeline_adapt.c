@@ -150,20 +150,6 @@ typedef struct adapt_ctx {
     double measure_wall;   /* seconds spent measuring in this run */
 } adapt_ctx;
 
-/* Profiling time of measured jobs: (warm-up + timed runs) x mean latency. Read from the
- * store, so it is the same whether the configs were measured now or by an earlier run. */
-static int jobs_cost(adapt_ctx *a, const pl_kset *s, size_t n, double *sec, lp_err *err)
-{
-    for (size_t i = 0; i < n; i++) {
-        lp_measure m;
-        int rc = lp_store_get_kernel(a->st, a->pid, s->jobs[i].kernel_type, s->jobs[i].config, &m, err);
-        if (rc < 0)
-            return rc;
-        *sec += (double)(m.runs + a->pf->harness.warmup) * m.mean_ms / 1e3;
-    }
-    return 0;
-}
-
 static int measure_set(adapt_ctx *a, pl_kset *s, double **lat, lp_err *err)
 {
     uint64_t t0 = lp_now_ns();
@@ -389,7 +375,7 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
     if (rc == 0)
         rc = measure_set(a, &s, &slat, err);
     if (rc == 0)
-        rc = jobs_cost(a, &r, r.n, &rcost, err);
+        rc = pl_profiling_seconds(a->st, a->pid, a->pf, &r, r.n, &rcost, err);
     size_t k = a->n_meta;
     snprintf(a->source[k], sizeof a->source[k], "%s",
              picked < 0 ? "scratch (no pool predictor)" : !p->finetune ? "scratch" : a->c[picked].name);
@@ -397,7 +383,7 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
         size_t n_s = (size_t)p->budgets[bi] < s.n ? (size_t)p->budgets[bi] : s.n;
         pl_kset t = {0};
         double *lat = NULL, cost = rcost;
-        rc = jobs_cost(a, &s, n_s, &cost, err);
+        rc = pl_profiling_seconds(a->st, a->pid, a->pf, &s, n_s, &cost, err);
         if (rc == 0)
             rc = join(&r, rlat, &s, slat, n_s, &t, &lat, err);
         if (rc == 0)

@@ -50,6 +50,11 @@ int pl_job_latency(lp_store *st, int64_t platform_id, const lp_job *j, double *m
 /* Reads the latency (ms) of every measured job into *lat (malloc'd); jobs the engine could
  * not run are dropped from s, keeping the order of the rest. */
 int pl_kset_collect(lp_store *st, int64_t pid, pl_kset *s, double **lat, lp_err *err);
+/* Adds the profiling time of the first n jobs of s to *sec: (warm-up + timed runs) x mean
+ * latency, read from the store, so it is the same whether they were measured now or by an
+ * earlier run. */
+int pl_profiling_seconds(lp_store *st, int64_t pid, const lp_platform *pf, const pl_kset *s,
+                         size_t n, double *sec, lp_err *err);
 /* Frees rows. */
 void pl_rows_free(pl_rows *r);
 /* Rows of the configs s->cfgs[idx[i]] with latencies lat[idx[i]]. */

@@ -21,7 +21,7 @@ typedef struct lp_pool_meta {
     char predictor[64];                  /**< predictor plugin that reads the file */
     char sampler[64];                    /**< sampler that chose the training configs */
     int64_t samples;                     /**< measured configs trained on (train + validation) */
-    double measure_seconds;              /**< time spent measuring them (0 when all were stored) */
+    double measure_seconds;              /**< profiling time: (warm-up + timed runs) x mean latency, from the store */
     double train_seconds;                /**< training time */
     double val_mape;                     /**< validation MAPE (NAN when none) */
     double val_acc10;                    /**< share of validation configs within +-10% */
