@@ -79,6 +79,8 @@ void lp_pipeline_free(lp_pipeline *p)
     free(p->targets);
     free(p->candidates);
     free(p->budgets);
+    free(p->own_output);
+    free(p->own_report);
     free(p->kernels);
     free(p->spaces);
     lp_ydoc_free(p->doc);
@@ -222,6 +224,17 @@ static void parse_validation(lp_pipeline *p, const lp_ynode *v, lp_diag *d)
                     v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
 }
 
+/* root/<stem of path>, malloc'd (NULL when out of memory: the caller's default then fails). */
+static char *stem_dir(const char *root, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".yaml"))
+        n -= 5;
+    char *out = NULL;
+    return asprintf(&out, "%s/%.*s", root, (int)n, base) < 0 ? NULL : out;
+}
+
 /* adapt's keys: targets, leave_out, candidates, budgets, finetune, output, representative. */
 static void parse_adapt(lp_pipeline *p, const lp_ynode *root, lp_diag *d)
 {
@@ -252,9 +265,12 @@ static void parse_adapt(lp_pipeline *p, const lp_ynode *root, lp_diag *d)
     if ((v = lp_ymap_get(root, "finetune")) && lp_yscalar_bool(v, &p->finetune) < 0)
         lp_diag_add(d, p->path, v, "'finetune' must be true or false, got '%s'",
                     v->type == LP_Y_SCALAR ? v->str : lp_ytype_name(v->type));
+    /* Defaults keyed by the file's stem, so ablation files differ only in the swapped line. */
     p->output = scalar(lp_ymap_get(root, "output"), "output", p->path, d);
     if (!p->output)
-        p->output = "adapted";
+        p->output = p->own_output = stem_dir("adapted", p->path);
+    if (!p->report)
+        p->report = p->own_report = stem_dir("reports", p->path);
     p->representative = scalar(lp_ymap_get(root, "representative"), "representative", p->path, d);
     if (!(v = lp_ymap_get(root, "budgets")))
         return;

@@ -23,7 +23,8 @@
  *                              # evaluated (nested: a smaller budget is a prefix of a larger);
  *                              # default [sampler count]
  *   finetune: true             # false: train from scratch on the same target configs (baseline)
- *   output: adapted/           # adapted predictors: output/<target>/b<budget>/
+ *   output: adapted/x          # adapted predictors: output/<target>/b<budget>/
+ *                              # (default adapted/<file stem>; report: reports/<file stem>)
  *   representative: DIR        # representative sets (default configs/representative)
  *
  * In `sampler:`, count (configs per kernel type), seed, rounds (feedback rounds for samplers
@@ -78,6 +79,8 @@ typedef struct lp_pipeline {
     int finetune;                /**< adapt: start from the picked predictor (else scratch) */
     const char *output;          /**< adapt: adapted pool root */
     const char *representative;  /**< adapt: representative-set directory (NULL: default) */
+    char *own_output;            /**< adapt: default output this struct owns */
+    char *own_report;            /**< adapt: default report this struct owns */
     const char *report;          /**< report directory or NULL */
     char **platforms;            /**< build-pool: platforms */
     size_t n_platforms;          /**< count */
