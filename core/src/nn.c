@@ -860,6 +860,61 @@ uint32_t lp_nn_crc32(uint32_t crc, const void *buf, size_t n)
     return ~crc;
 }
 
+/* Drops the low `shift` bits of v (1..31), rounding to nearest with ties to even. */
+static uint32_t lp_nn_round_shift(uint32_t v, unsigned shift)
+{
+    uint32_t q = v >> shift, rem = v & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return q + (rem > half || (rem == half && (q & 1)));
+}
+
+uint16_t lp_nn_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)(x >> 16 & 0x8000);
+    uint32_t exp = x >> 23 & 0xff, man = x & 0x7fffff;
+    if (exp == 0xff) /* inf, or NaN: keep the payload's top bits and make it quiet */
+        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 | man >> 13 : 0));
+    int e = (int)exp - 127 + 15; /* the binary16 biased exponent */
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (e >= 1) /* a carry out of the mantissa bumps the exponent, up to inf: still right */
+        return (uint16_t)(sign | lp_nn_round_shift((uint32_t)e << 23 | man, 13));
+    if (e < -10) /* below half the smallest subnormal (2^-25), float subnormals included */
+        return sign;
+    /* A binary16 subnormal counts units of 2^-24: the 24-bit significand shifted right by
+     * 14 - e (14..24); rounding up to 0x400 gives the smallest normal, as it should. */
+    return (uint16_t)(sign | lp_nn_round_shift(man | 0x800000, (unsigned)(14 - e)));
+}
+
+float lp_nn_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f, man = h & 0x3ff, x;
+    if (exp == 0x1f)
+        x = sign | 0x7f800000 | man << 13;
+    else if (exp)
+        x = sign | (exp + 127 - 15) << 23 | man << 13;
+    else if (!man)
+        x = sign;
+    else { /* a subnormal: man * 2^-24, a normal float once its leading bit is found */
+        uint32_t e = 127 - 14;
+        while (!(man & 0x400)) {
+            man <<= 1;
+            e--;
+        }
+        x = sign | e << 23 | (man & 0x3ff) << 13;
+    }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+void lp_nn_round_f16(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = lp_nn_f16_to_f32(lp_nn_f32_to_f16(v[i]));
+}
+
 static int lp_write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n) {

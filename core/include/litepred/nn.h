@@ -241,6 +241,22 @@ uint32_t lp_nn_crc32(uint32_t crc, const void *buf, size_t n);
 /** Writes n bytes to path atomically: a temporary file in the same directory, fsync, rename. */
 int lp_nn_write_atomic(const char *path, const void *buf, size_t n, lp_err *err);
 
+/* Half-precision parameters (IEEE 754 binary16) for smaller model files. Done in integer
+ * arithmetic, so the result does not depend on the FPU's rounding mode or FTZ/DAZ. */
+
+/** Largest finite binary16 value; anything at or above 65520 in magnitude rounds to inf. */
+#define LP_NN_F16_MAX 65504.0f
+
+/** Binary16 bits of f, rounded to nearest, ties to even: too large gives inf, too small
+ *  gives a subnormal or a signed zero, NaN stays a (quiet) NaN. */
+uint16_t lp_nn_f32_to_f16(float f);
+
+/** The value of binary16 bits h (exact: every binary16 value is a float). */
+float lp_nn_f16_to_f32(uint16_t h);
+
+/** Rounds n floats in place to their nearest binary16 values (what an f16 file holds). */
+void lp_nn_round_f16(float *v, size_t n);
+
 /* ---- reading checksummed model files (mlp, rf) ------------------------------ */
 
 /** A little-endian cursor over a file image whose size and checksum are verified; reading

@@ -6,7 +6,8 @@
  * File format, version 1 (every integer and float little-endian):
  *   0   8   magic "LPMLP\r\n\x1a" (a text-mode transfer or a truncated copy breaks it)
  *   8   4   u32 format version (1)
- *   12  4   u32 flags (0; reserved)
+ *   12  4   u32 flags: bit 0 (LP_MLP_F16) set: the parameters are binary16; other bits
+ *           must be 0 (a reader refuses a file with bits it does not know, LP_EUNSUPPORTED)
  *   16  8   u64 file size in bytes, checksum included (truncation is caught before parsing)
  *   24  2   u16 kernel type length K, then K bytes (no NUL; K = 0: unnamed)
  *   .   2   u16 info length I, then I bytes: how it was trained ("loss=mape,epochs=350,...")
@@ -18,7 +19,15 @@
  *   .   4   f32 target scale (the network predicts latency / scale)
  *   .   8   u64 parameter count P (must equal what the widths give)
  *   .   4P  f32 parameters: W_0 [w1 x w0] row-major, b_0, W_1, b_1, ...
+ *           or, with flag LP_MLP_F16, 2P: each an IEEE 754 binary16 as u16
  *   .   4   u32 CRC-32 (zlib's) of every byte before it
+ *
+ * Precision: option weights=f16 halves a pool file. Only the parameters shrink (the
+ * normalisation stays f32: it is small, and the network's inputs hang on it). Saving f16
+ * rounds the held parameters to their binary16 values, so the instance that saved, the
+ * instance that loads and every later save agree bit for bit. Loading reads either kind;
+ * the loader's own `weights` option decides how it saves, so an f16 file loaded by an
+ * instance with the default f32 re-saves as f32 (same values, twice the bytes).
  */
 #include <litepred/nn.h>
 #include <litepred/predictor.h>
@@ -32,6 +41,9 @@
 #include <time.h>
 
 #define LP_MLP_VERSION 1u
+#define LP_MLP_F16 1u              /* flags bit 0: binary16 parameters */
+#define LP_MLP_FLAGS_KNOWN LP_MLP_F16
+#define LP_MLP_FLAGS_OFF 12u
 #define LP_MLP_HEADER 24u
 #define LP_MLP_MAX_HIDDEN (LP_NN_MAX_LAYERS - 1)
 #define LP_MLP_PREDICT_BATCH 256
@@ -40,6 +52,9 @@
 
 static const unsigned char lp_mlp_magic[8] = {'L', 'P', 'M', 'L', 'P', '\r', '\n', 0x1a};
 static const char *const lp_mlp_losses[] = {"mape", "mse", NULL};
+/* Indices of the weights option; the order is the option's. */
+enum { LP_MLP_W_F32, LP_MLP_W_F16 };
+static const char *const lp_mlp_precisions[] = {"f32", "f16", NULL};
 
 typedef struct lp_mlp_pred {
     /* options (written by the core) */
@@ -52,6 +67,7 @@ typedef struct lp_mlp_pred {
     int leaky;
     double leaky_slope;
     double weight_decay;
+    int weights; /* LP_MLP_W_*: precision of saved parameters */
     /* parsed layers option */
     int hidden[LP_MLP_MAX_HIDDEN];
     size_t n_hidden;
@@ -90,6 +106,11 @@ static const lp_option lp_mlp_options[] = {
     {.name = "weight_decay", .help = "Adam L2 weight decay (0: none, as LitePred)",
      .type = LP_OPT_DOUBLE, .offset = offsetof(lp_mlp_pred, weight_decay), .def_d = 0,
      .min = 0, .max = 1},
+    {.name = "weights",
+     .help = "precision of the saved weights: f32, or f16 (IEEE binary16: half the file; "
+             "saving rounds the held weights too)",
+     .type = LP_OPT_CHOICE, .offset = offsetof(lp_mlp_pred, weights), .def_s = "f32",
+     .choices = lp_mlp_precisions},
     LP_OPT_END};
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -393,20 +414,20 @@ static void lp_put_bytes(unsigned char **c, const void *b, size_t n)
     *c += n;
 }
 
-static size_t lp_mlp_file_size(const lp_mlp_pred *p)
+static size_t lp_mlp_file_size(const lp_mlp_pred *p, int f16)
 {
     size_t f = (size_t)p->net->sizes[0], l = p->net->n_layers;
     return LP_MLP_HEADER + 2 + strlen(p->kernel) + 2 + strlen(p->info) + 4 + 4 + 4 * (l + 1) +
-           8 * l + 8 * f + 4 + 8 + 4 * p->net->n_params + 4;
+           8 * l + 8 * f + 4 + 8 + (f16 ? 2 : 4) * p->net->n_params + 4;
 }
 
-static void lp_mlp_encode(const lp_mlp_pred *p, unsigned char *buf, size_t size)
+static void lp_mlp_encode(const lp_mlp_pred *p, int f16, unsigned char *buf, size_t size)
 {
     const lp_mlp *m = p->net;
     unsigned char *c = buf;
     lp_put_bytes(&c, lp_mlp_magic, sizeof lp_mlp_magic);
     lp_put_u32(&c, LP_MLP_VERSION);
-    lp_put_u32(&c, 0);
+    lp_put_u32(&c, f16 ? LP_MLP_F16 : 0);
     lp_put_u64(&c, size);
     lp_put_u16(&c, (uint16_t)strlen(p->kernel));
     lp_put_bytes(&c, p->kernel, strlen(p->kernel));
@@ -426,9 +447,28 @@ static void lp_mlp_encode(const lp_mlp_pred *p, unsigned char *buf, size_t size)
         lp_put_f32(&c, p->norm.std[j]);
     lp_put_f32(&c, p->norm.y_scale);
     lp_put_u64(&c, m->n_params);
-    for (size_t i = 0; i < m->n_params; i++)
-        lp_put_f32(&c, m->params[i]);
+    for (size_t i = 0; i < m->n_params; i++) {
+        if (f16)
+            lp_put_u16(&c, lp_nn_f32_to_f16(m->params[i]));
+        else
+            lp_put_f32(&c, m->params[i]);
+    }
     lp_put_u32(&c, lp_nn_crc32(0, buf, (size_t)(c - buf)));
+}
+
+/* A parameter that binary16 would turn into inf would make every prediction inf or NaN:
+ * refuse the save rather than write a file that loads into a broken model. */
+static int lp_mlp_check_f16_range(const lp_mlp *m, const char *path, lp_err *err)
+{
+    for (size_t i = 0; i < m->n_params; i++) {
+        uint16_t h = lp_nn_f32_to_f16(m->params[i]);
+        if ((h & 0x7c00) == 0x7c00 && isfinite(m->params[i]))
+            return lp_err_set(err, LP_EINVAL,
+                              "mlp: %s: parameter %zu is %g, beyond binary16's +-%g: save with "
+                              "weights=f32", path, i, (double)m->params[i],
+                              (double)LP_NN_F16_MAX);
+    }
+    return 0;
 }
 
 static int lp_mlp_save(void *priv, const char *path, lp_err *err)
@@ -437,21 +477,44 @@ static int lp_mlp_save(void *priv, const char *path, lp_err *err)
     if (!p->net)
         return lp_err_set(err, LP_EINVAL, "mlp: %s: nothing to save: the predictor is untrained",
                           path);
-    size_t size = lp_mlp_file_size(p);
+    int f16 = p->weights == LP_MLP_W_F16;
+    if (f16) {
+        int rc = lp_mlp_check_f16_range(p->net, path, err);
+        if (rc)
+            return rc;
+    }
+    size_t size = lp_mlp_file_size(p, f16);
     unsigned char *buf = malloc(size);
     if (!buf)
         return lp_err_set(err, LP_ENOMEM, "mlp: %s: out of memory for %zu bytes", path, size);
-    lp_mlp_encode(p, buf, size);
+    lp_mlp_encode(p, f16, buf, size);
     int rc = lp_nn_write_atomic(path, buf, size, err);
     free(buf);
+    /* The held weights become what the file holds, so this instance predicts exactly as
+     * one that loads the file. Only after a good write: a failed save changes nothing
+     * (the encoder rounded the same way, so the bytes match either order). */
+    if (rc == 0 && f16)
+        lp_nn_round_f16(p->net->params, p->net->n_params);
     return rc;
 }
 
-/* Magic, version, size and checksum, before any field is trusted. */
+/* Magic, version, size and checksum, before any field is trusted; then the flags, which
+ * the shared check leaves to each format. */
 static int lp_mlp_check_envelope(const unsigned char *buf, size_t n, const char *path,
-                                lp_err *err)
+                                 uint32_t *flags, lp_err *err)
 {
-    return lp_nn_file_check(buf, n, lp_mlp_magic, sizeof lp_mlp_magic, LP_MLP_HEADER, LP_MLP_VERSION, "mlp", path, err);
+    int rc = lp_nn_file_check(buf, n, lp_mlp_magic, sizeof lp_mlp_magic, LP_MLP_HEADER,
+                              LP_MLP_VERSION, "mlp", path, err);
+    if (rc)
+        return rc;
+    lp_nn_rd r = {.p = buf, .n = n, .off = LP_MLP_FLAGS_OFF};
+    *flags = (uint32_t)lp_nn_rd_uint(&r, 4);
+    if (*flags & ~LP_MLP_FLAGS_KNOWN)
+        return lp_err_set(err, LP_EUNSUPPORTED,
+                          "%s: unknown flags 0x%08x (this build reads 0x%08x: f16 parameters): "
+                          "written by a newer litepred", path, *flags & ~LP_MLP_FLAGS_KNOWN,
+                          LP_MLP_FLAGS_KNOWN);
+    return 0;
 }
 
 /* Layer widths and activations; *net gets a zeroed network of that shape. */
@@ -496,8 +559,8 @@ static int lp_mlp_decode_norm(lp_nn_rd *r, const char *path, lp_nn_norm *nm, lp_
 }
 
 /* Everything after the envelope, into fresh objects (the held model is untouched). */
-static int lp_mlp_decode(lp_nn_rd *r, const char *path, lp_mlp **net, lp_nn_norm *nm, char *kernel,
-                         char *info, lp_err *err)
+static int lp_mlp_decode(lp_nn_rd *r, const char *path, uint32_t flags, lp_mlp **net,
+                         lp_nn_norm *nm, char *kernel, char *info, lp_err *err)
 {
     r->off = LP_MLP_HEADER;
     r->n -= 4; /* the checksum */
@@ -511,8 +574,10 @@ static int lp_mlp_decode(lp_nn_rd *r, const char *path, lp_mlp **net, lp_nn_norm
     if (np != (*net)->n_params)
         return lp_err_set(err, LP_ECORRUPT, "%s: %llu parameters, the layer widths give %zu", path,
                           (unsigned long long)np, (*net)->n_params);
+    int f16 = (flags & LP_MLP_F16) != 0;
     for (size_t i = 0; i < (*net)->n_params; i++)
-        (*net)->params[i] = lp_nn_rd_f32(r);
+        (*net)->params[i] = f16 ? lp_nn_f16_to_f32((uint16_t)lp_nn_rd_uint(r, 2))
+                                : lp_nn_rd_f32(r);
     if (r->bad || r->off != r->n)
         return lp_err_set(err, LP_ECORRUPT, "%s: the fields do not fill the file exactly", path);
     return 0;
@@ -526,11 +591,12 @@ static int lp_mlp_load(void *priv, const char *path, lp_err *err)
     lp_mlp *net = NULL;
     lp_nn_norm nm = {0};
     char kernel[LP_MLP_NAME_MAX + 1], info[LP_MLP_INFO_MAX];
+    uint32_t flags = 0;
     int rc = lp_nn_read_file(path, &buf, &n, err);
-    if (rc || (rc = lp_mlp_check_envelope(buf, n, path, err)))
+    if (rc || (rc = lp_mlp_check_envelope(buf, n, path, &flags, err)))
         goto fail;
     lp_nn_rd r = {.p = buf, .n = n};
-    if ((rc = lp_mlp_decode(&r, path, &net, &nm, kernel, info, err)))
+    if ((rc = lp_mlp_decode(&r, path, flags, &net, &nm, kernel, info, err)))
         goto fail;
     lp_mlp_drop_model(p);
     p->net = net;
