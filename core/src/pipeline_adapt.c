@@ -233,28 +233,31 @@ static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_ks
     return rc;
 }
 
-/* Step 3 input: the sampler's configs for this kernel type, distinct and not in r. */
-static int draw(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, const pl_kset *r,
-                pl_kset *s, lp_err *err)
+/* A sampler instance for this kernel type, set up on the spaces' prior (kept in *prior). */
+static int sampler_open(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, lp_prior *prior,
+                        lp_instance **smp, lp_err *err)
 {
     const lp_pipeline *p = a->p;
-    size_t want = (size_t)p->budgets[p->n_budgets - 1];
-    lp_prior prior = {0};
-    lp_instance *smp = NULL;
     lp_sampler_ctx ctx;
-    lp_kcfg *drawn = malloc(want * sizeof *drawn);
-    int rc = drawn ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
+    int rc = lp_prior_build(a->reg, NULL, type, (size_t)p->prior_models, (uint64_t)p->seed, prior, err);
     if (rc == 0)
-        rc = lp_prior_build(a->reg, NULL, type, (size_t)p->prior_models, (uint64_t)p->seed, &prior, err);
-    if (rc == 0)
-        rc = pl_instance_of(p, &p->sampler, sampler_skip, &smp, err);
+        rc = pl_instance_of(p, &p->sampler, sampler_skip, smp, err);
     if (rc == 0) {
-        lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)p->seed, &prior);
-        rc = lp_sampler_setup(smp, &ctx, err);
+        lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)p->seed, prior);
+        rc = lp_sampler_setup(*smp, &ctx, err);
     }
-    /* Budgets count distinct configs, so samplers that repeat themselves (a prior draws
-     * popular configs often) are asked again until the budget is met or a round of draws
-     * brings nothing new (the space has fewer configs than the budget). */
+    return rc;
+}
+
+/* Adds sampler configs to s until it holds `want` configs that are distinct and not in r.
+ * Budgets count distinct configs, so samplers that repeat themselves (a prior draws popular
+ * configs often) are asked again, until a round of draws brings nothing new (the space
+ * has fewer configs than the budget). */
+static int draw(lp_instance *smp, const char *type, const lp_kernel_ops *kops, const pl_kset *r,
+                pl_kset *s, size_t want, lp_err *err)
+{
+    lp_kcfg *drawn = want > s->n ? malloc((want - s->n) * sizeof *drawn) : NULL;
+    int rc = drawn || want <= s->n ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
     for (int round = 0; rc == 0 && s->n < want && round < 50; round++) {
         size_t need = want - s->n, before = s->n;
         rc = lp_sampler_sample(smp, kops, need, drawn, err);
@@ -268,8 +271,6 @@ static int draw(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, const
         if (s->n == before)
             break;
     }
-    lp_instance_destroy(smp);
-    lp_prior_free(&prior);
     free(drawn);
     return rc;
 }
@@ -361,6 +362,100 @@ static int fit(adapt_ctx *a, size_t bi, const char *type, const lp_kernel_ops *k
     return rc;
 }
 
+/* Relative errors of a predictor trained from scratch on 80% of t, on the other 20%
+ * (their configs into *tc, n into *n_test): nn-Meter's fine-grained sampling step. */
+static int test_errors(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, const pl_kset *t,
+                       const double *lat, uint64_t seed, lp_kcfg **tc, double **rel, size_t *n_test,
+                       lp_err *err)
+{
+    size_t n = t->n, nt = n / 5;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    lp_instance *pred = NULL;
+    pl_rows tr = {0}, te = {0};
+    float *y = malloc((nt ? nt : 1) * sizeof *y);
+    *tc = malloc((nt ? nt : 1) * sizeof **tc);
+    *rel = malloc((nt ? nt : 1) * sizeof **rel);
+    *n_test = nt;
+    int rc = idx && y && *tc && *rel ? pl_instance_of(a->p, &a->p->predictor, pl_plugin_skip, &pred, err)
+                                     : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0) {
+        pl_split(idx, n, seed);
+        rc = pl_rows_from(t, idx + nt, n - nt, lat, kops, &tr, err);
+    }
+    if (rc == 0)
+        rc = pl_rows_from(t, idx, nt, lat, kops, &te, err);
+    const lp_predictor_ops *po = pred ? lp_instance_ops(pred) : NULL;
+    if (rc == 0) {
+        lp_dataset d = {.kernel_type = type, .n = tr.n, .n_features = kops->n_features, .x = tr.x, .y = tr.y};
+        rc = po->train(pred->priv, &d, NULL, NULL, NULL, err);
+    }
+    if (rc == 0 && nt)
+        rc = po->predict(pred->priv, te.x, nt, y, err);
+    for (size_t i = 0; rc == 0 && i < nt; i++) {
+        (*tc)[i] = te.cfgs[i];
+        (*rel)[i] = fabs(y[i] - te.y[i]) / te.y[i];
+    }
+    pl_rows_free(&tr);
+    pl_rows_free(&te);
+    lp_instance_destroy(pred);
+    free(idx);
+    free(y);
+    return rc;
+}
+
+/* A budget drawn with feedback (samplers such as adaptive): half the budget from the
+ * sampler, then up to `rounds` rounds in which the configs the current predictor gets most
+ * wrong spawn neighbours, then plain draws up to the budget if the rounds stop early. The
+ * representative set takes part in fitting but not in the budget. */
+static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, const pl_kset *r,
+                         const double *rlat, size_t budget, pl_kset *s, double **slat, lp_err *err)
+{
+    lp_prior prior = {0};
+    lp_instance *smp = NULL;
+    int rc = sampler_open(a, type, kops, &prior, &smp, err);
+    if (rc == 0)
+        rc = draw(smp, type, kops, r, s, (budget + 1) / 2, err);
+    for (int64_t round = 0; rc == 0 && round < a->p->rounds && s->n < budget; round++) {
+        pl_kset t = {0};
+        double *lat = NULL, *rel = NULL;
+        lp_kcfg *tc = NULL;
+        size_t n_test = 0;
+        free(*slat);
+        *slat = NULL;
+        rc = measure_set(a, s, slat, err);
+        if (rc == 0)
+            rc = join(r, rlat, s, *slat, s->n, &t, &lat, err);
+        if (rc == 0)
+            rc = test_errors(a, type, kops, &t, lat, (uint64_t)a->p->seed + 1000 + (uint64_t)round,
+                             &tc, &rel, &n_test, err);
+        int queued = rc == 0 ? lp_sampler_feedback(smp, tc, rel, n_test, err) : rc;
+        size_t before = s->n;
+        if (queued > 0)
+            rc = draw(smp, type, kops, r, s, s->n + (size_t)queued < budget ? s->n + (size_t)queued : budget, err);
+        else if (queued < 0)
+            rc = queued;
+        if (rc == 0 && !a->o->quiet)
+            fprintf(stderr, "%s: budget %zu: round %lld: %zu test configs, %d spawned, %zu new\n",
+                    type, budget, (long long)round + 1, n_test, queued, s->n - before);
+        free(t.jobs);
+        free(t.cfgs);
+        free(lat);
+        free(rel);
+        free(tc);
+        if (rc < 0 || queued == 0)
+            break;
+    }
+    if (rc == 0)
+        rc = draw(smp, type, kops, r, s, budget, err);
+    free(*slat);
+    *slat = NULL;
+    if (rc == 0)
+        rc = measure_set(a, s, slat, err);
+    lp_instance_destroy(smp);
+    lp_prior_free(&prior);
+    return rc;
+}
+
 static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
 {
     const lp_plugin *kp = lp_registry_find(a->reg, LP_KIND_KERNEL, type);
@@ -369,10 +464,14 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
     pl_kset r = {0}, s = {0};
     double *rlat = NULL, *slat = NULL, rcost = 0;
     long picked = -1;
+    lp_prior prior = {0};
+    lp_instance *smp = NULL;
     int rc = pick(a, type, kops, &r, &rlat, &picked, err);
-    if (rc == 0)
-        rc = draw(a, type, kops, &r, &s, err);
-    if (rc == 0)
+    if (rc == 0 && p->rounds == 0)
+        rc = sampler_open(a, type, kops, &prior, &smp, err);
+    if (rc == 0 && p->rounds == 0)
+        rc = draw(smp, type, kops, &r, &s, (size_t)p->budgets[p->n_budgets - 1], err);
+    if (rc == 0 && p->rounds == 0)
         rc = measure_set(a, &s, &slat, err);
     if (rc == 0)
         rc = pl_profiling_seconds(a->st, a->pid, a->pf, &r, r.n, &rcost, err);
@@ -380,6 +479,14 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
     snprintf(a->source[k], sizeof a->source[k], "%s",
              picked < 0 ? "scratch (no pool predictor)" : !p->finetune ? "scratch" : a->c[picked].name);
     for (size_t bi = 0; rc == 0 && bi < p->n_budgets; bi++) {
+        if (p->rounds > 0) { /* feedback: each budget draws its own configs */
+            pl_kset_free(&s);
+            free(slat);
+            slat = NULL;
+            rc = with_feedback(a, type, kops, &r, rlat, (size_t)p->budgets[bi], &s, &slat, err);
+            if (rc < 0)
+                break;
+        }
         size_t n_s = (size_t)p->budgets[bi] < s.n ? (size_t)p->budgets[bi] : s.n;
         pl_kset t = {0};
         double *lat = NULL, cost = rcost;
@@ -393,11 +500,14 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
             a->cost_s[bi] += cost;
             a->configs[bi] += (int64_t)t.n;
             if (!a->o->quiet)
+            {
+                char val[48] = "no validation rows";
+                if (!isnan(a->meta[bi][k].val_mape))
+                    snprintf(val, sizeof val, "validation MAPE %.2f%%", 100 * a->meta[bi][k].val_mape);
                 fprintf(stderr, "%s: budget %lld: %zu representative + %zu sampled configs, %s "
-                        "(%.1f s), validation MAPE %s%.2f%%\n", type, (long long)p->budgets[bi],
-                        r.n, n_s, a->source[k], a->meta[bi][k].train_seconds,
-                        isnan(a->meta[bi][k].val_mape) ? "(none) " : "",
-                        isnan(a->meta[bi][k].val_mape) ? 0 : 100 * a->meta[bi][k].val_mape);
+                        "(%.1f s), %s\n", type, (long long)p->budgets[bi], r.n, n_s, a->source[k],
+                        a->meta[bi][k].train_seconds, val);
+            }
         }
         free(t.jobs);
         free(t.cfgs);
@@ -405,6 +515,8 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
     }
     if (rc == 0)
         a->n_meta++;
+    lp_instance_destroy(smp);
+    lp_prior_free(&prior);
     pl_kset_free(&r);
     pl_kset_free(&s);
     free(rlat);
@@ -573,9 +685,6 @@ int pl_run_adapt(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, l
 {
     adapt_files f = {0};
     int rc = 0;
-    if (p->rounds > 0)
-        return lp_err_set(err, LP_EUNSUPPORTED, "%s: sampler rounds (feedback) are not supported "
-                          "by adapt: the budgets fix the number of target configs", p->path);
     if (p->report && (rc = pl_make_dirs(p->report, err)) == 0 &&
         (f.picks = pl_report_file(p->report, "picks.csv", err)) &&
         (f.summary = pl_report_file(p->report, "adapt.csv", err)) &&

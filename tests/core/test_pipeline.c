@@ -219,6 +219,37 @@ Test(pipeline, build_pool_then_adapt)
     free(csv);
     free(out);
 
+    /* nn-Meter's baseline at the same budgets: adaptive sampler with feedback rounds, a
+     * random forest trained from scratch on the target */
+    write_adapt("finetune: false\n");
+    snprintf(text, sizeof text, "%s/adapt.yaml", dir);
+    char *nn = file_text(text);
+    char nt[4096], *sp = strstr(nn, "sampler: {plugin: prior, seed: 5, prior_models: 30}"),
+                   *pp = strstr(nn, "predictor: {plugin: mlp, epochs: 10}");
+    cr_assert(sp && pp && sp < pp);
+    snprintf(nt, sizeof nt, "%.*ssampler: {plugin: adaptive, seed: 5, prior_models: 30, rounds: 2}%.*s"
+             "predictor: {plugin: rf, trees: 8}%s", (int)(sp - nn), nn,
+             (int)(pp - sp - strlen("sampler: {plugin: prior, seed: 5, prior_models: 30}")),
+             sp + strlen("sampler: {plugin: prior, seed: 5, prior_models: 30}"),
+             pp + strlen("predictor: {plugin: mlp, epochs: 10}"));
+    free(nn);
+    free(lp_test_write(dir, "nnmeter.yaml", nt));
+    snprintf(args, sizeof args, "run %s/nnmeter.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "conv-bn-relu: budget 20: round 1: "), "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/adapted/fast/b5/conv-bn-relu.configs", dir);
+    c5 = file_text(path);
+    snprintf(path, sizeof path, "%s/adapted/fast/b20/conv-bn-relu.configs", dir);
+    c20 = file_text(path);
+    cr_assert_eq(count_lines(c20, "hw=") - count_lines(c5, "hw="), 15, "budgets are exact with feedback too");
+    free(c5);
+    free(c20);
+    snprintf(path, sizeof path, "%s/rep/adapt.csv", dir);
+    csv = file_text(path);
+    cr_assert_eq(count_lines(csv, "fast,20,0,kl,adaptive,rf,"), 2, "%s", csv);
+    free(csv);
+
     /* rf cannot fine-tune: a clear error, not a silent scratch build */
     write_adapt("");
     snprintf(text, sizeof text, "%s/adapt.yaml", dir);
