@@ -8,6 +8,7 @@ packages=(
   libyaml-dev libsqlite3-dev libopenblas-dev libblis-dev
   libcriterion-dev libdnnl-dev
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  gnuplot-nox  # `litepred report` draws its PNG plots with gnuplot
 )
 
 missing=()

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/** `litepred report DIR... [-o OUT]`: Markdown report with gnuplot plots (verb_report.c). */
+int lp_cli_report(lp_cli *cli, int argc, char **argv);
+
 static const lp_verb verbs[] = {
     {"plugins", "list loaded plugins: kind, name, summary, file", lp_cli_plugins},
     {"help", "show a plugin's options (litepred help KIND/NAME) or a verb's usage", lp_cli_help},
@@ -18,6 +21,7 @@ static const lp_verb verbs[] = {
     {"model", "show a model file: kernels, configs, MACs, params, shapes", lp_cli_model},
     {"space", "search spaces: list, sample models, kernel config distributions", lp_cli_space},
     {"representative", "print a kernel type's representative set for similarity detection", lp_cli_representative},
+    {"report", "turn pipeline results (adapt.csv, models.csv, ...) into a Markdown page with plots", lp_cli_report},
 };
 
 static void usage(FILE *f)

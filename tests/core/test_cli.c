@@ -30,6 +30,7 @@ Test(cli, top_level_help_lists_verbs)
     expect_line(out, "  plugins");
     expect_line(out, "  check");
     expect_line(out, "  store");
+    expect_line(out, "  report");
     free(out);
     free(cli_expect(2, ""));
     out = cli_expect(2, "frobnicate");
@@ -40,7 +41,7 @@ Test(cli, top_level_help_lists_verbs)
 Test(cli, every_verb_has_help)
 {
     static const char *const verbs[] = {"plugins", "help", "check", "store", "measure", "model",
-                                        "space"};
+                                        "space", "report"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s --help", verbs[i]);
