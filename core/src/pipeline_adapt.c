@@ -132,12 +132,7 @@ static int open_candidates(const lp_registry *reg, const lp_pipeline *p, const c
 /* ---- one target ------------------------------------------------------------------ */
 
 typedef struct adapt_ctx {
-    const lp_registry *reg;
-    const lp_pipeline *p;
-    const lp_run_opts *o;
-    lp_platform *pf;
-    lp_store *st;
-    int64_t pid;
+    pl_env env;
     cand *c;
     size_t nc;
     char **dirs;           /* per budget: output/<target>/b<budget> */
@@ -153,9 +148,9 @@ typedef struct adapt_ctx {
 static int measure_set(adapt_ctx *a, pl_kset *s, double **lat, lp_err *err)
 {
     uint64_t t0 = lp_now_ns();
-    int rc = pl_kset_measure(a->reg, a->pf, a->st, s, 0, a->o, err);
+    int rc = pl_kset_measure(a->env.reg, a->env.pf, a->env.st, s, 0, a->env.o, err);
     a->measure_wall += (double)(lp_now_ns() - t0) / 1e9;
-    return rc < 0 ? rc : pl_kset_collect(a->st, a->pid, s, lat, err);
+    return rc < 0 ? rc : pl_kset_collect(a->env.st, a->env.pid, s, lat, err);
 }
 
 static char *repr_path(const lp_pipeline *p, const char *type, lp_err *err)
@@ -175,10 +170,10 @@ static char *repr_path(const lp_pipeline *p, const char *type, lp_err *err)
 static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_kset *r,
                 double **rlat, long *picked, lp_err *err)
 {
-    char *path = repr_path(a->p, type, err), *ktype = NULL;
+    char *path = repr_path(a->env.p, type, err), *ktype = NULL;
     lp_kcfg *cfgs = NULL;
     size_t n = 0;
-    int rc = path ? lp_representative_load(a->reg, path, &ktype, &cfgs, &n, err) : err->code;
+    int rc = path ? lp_representative_load(a->env.reg, path, &ktype, &cfgs, &n, err) : err->code;
     if (rc == 0 && strcmp(ktype, type))
         rc = lp_err_set(err, LP_EINVAL, "%s: a representative set of %s, not %s", path, ktype, type);
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -188,7 +183,7 @@ static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_ks
         rc = measure_set(a, r, rlat, err);
     if (rc == 0 && r->n < 2)
         rc = lp_err_set(err, LP_EUNSUPPORTED, "%s: %zu of %zu representative configs run on %s; "
-                        "cannot adapt", type, r->n, n, a->pf->name);
+                        "cannot adapt", type, r->n, n, a->env.pf->name);
     *picked = -1;
     double **pred = calloc(a->nc ? a->nc : 1, sizeof *pred), *scores = calloc(a->nc ? a->nc : 1, sizeof *scores);
     lp_instance *sim = NULL;
@@ -205,7 +200,7 @@ static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_ks
             n_with++;
     }
     if (rc == 0 && n_with)
-        rc = pl_instance_of(a->p, &a->p->similarity, pl_plugin_skip, &sim, err);
+        rc = pl_instance_of(a->env.p, &a->env.p->similarity, pl_plugin_skip, &sim, err);
     if (rc == 0 && n_with)
         rc = lp_similarity_pick(sim, *rlat, (const double *const *)pred, a->nc, r->n, &best, scores, err);
     if (rc == 0 && n_with)
@@ -213,14 +208,14 @@ static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_ks
     for (size_t c = 0; rc == 0 && c < a->nc; c++) {
         if (!pred[c])
             continue;
-        if (!a->o->quiet)
+        if (!a->env.o->quiet)
             fprintf(stderr, "%s: %-24s %s = %.6g%s\n", type, a->c[c].name, sim->desc->name,
                     scores[c], (long)c == *picked ? "  <- picked" : "");
         if (a->picks)
-            fprintf(a->picks, "%s,%s,%s,%s,%.9g,%d\n", a->pf->name, type, a->c[c].name,
+            fprintf(a->picks, "%s,%s,%s,%s,%.9g,%d\n", a->env.pf->name, type, a->c[c].name,
                     sim->desc->name, scores[c], (long)c == *picked);
     }
-    if (rc == 0 && !n_with && !a->o->quiet)
+    if (rc == 0 && !n_with && !a->env.o->quiet)
         fprintf(stderr, "%s: no pool platform has a predictor for it: trained from scratch\n", type);
     for (size_t c = 0; pred && c < a->nc; c++)
         free(pred[c]);
@@ -237,9 +232,9 @@ static int pick(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, pl_ks
 static int sampler_open(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, lp_prior *prior,
                         lp_instance **smp, lp_err *err)
 {
-    const lp_pipeline *p = a->p;
+    const lp_pipeline *p = a->env.p;
     lp_sampler_ctx ctx;
-    int rc = lp_prior_build(a->reg, NULL, type, (size_t)p->prior_models, (uint64_t)p->seed, prior, err);
+    int rc = lp_prior_build(a->env.reg, NULL, type, (size_t)p->prior_models, (uint64_t)p->seed, prior, err);
     if (rc == 0)
         rc = pl_instance_of(p, &p->sampler, sampler_skip, smp, err);
     if (rc == 0) {
@@ -300,7 +295,7 @@ static int join(const pl_kset *r, const double *rlat, const pl_kset *s, const do
 static int fit(adapt_ctx *a, size_t bi, const char *type, const lp_kernel_ops *kops, long picked,
                const pl_kset *t, const double *lat, lp_pool_meta *meta, lp_err *err)
 {
-    const lp_pipeline *p = a->p;
+    const lp_pipeline *p = a->env.p;
     lp_instance *pred = NULL;
     pl_rows tr = {0}, va = {0};
     size_t *idx = malloc((t->n ? t->n : 1) * sizeof *idx);
@@ -376,7 +371,7 @@ static int test_errors(adapt_ctx *a, const char *type, const lp_kernel_ops *kops
     *tc = malloc((nt ? nt : 1) * sizeof **tc);
     *rel = malloc((nt ? nt : 1) * sizeof **rel);
     *n_test = nt;
-    int rc = idx && y && *tc && *rel ? pl_instance_of(a->p, &a->p->predictor, pl_plugin_skip, &pred, err)
+    int rc = idx && y && *tc && *rel ? pl_instance_of(a->env.p, &a->env.p->predictor, pl_plugin_skip, &pred, err)
                                      : lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0) {
         pl_split(idx, n, seed);
@@ -415,7 +410,7 @@ static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *ko
     int rc = sampler_open(a, type, kops, &prior, &smp, err);
     if (rc == 0)
         rc = draw(smp, type, kops, r, s, (budget + 1) / 2, err);
-    for (int64_t round = 0; rc == 0 && round < a->p->rounds && s->n < budget; round++) {
+    for (int64_t round = 0; rc == 0 && round < a->env.p->rounds && s->n < budget; round++) {
         pl_kset t = {0};
         double *lat = NULL, *rel = NULL;
         lp_kcfg *tc = NULL;
@@ -426,7 +421,7 @@ static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *ko
         if (rc == 0)
             rc = join(r, rlat, s, *slat, s->n, &t, &lat, err);
         if (rc == 0)
-            rc = test_errors(a, type, kops, &t, lat, (uint64_t)a->p->seed + 1000 + (uint64_t)round,
+            rc = test_errors(a, type, kops, &t, lat, (uint64_t)a->env.p->seed + 1000 + (uint64_t)round,
                              &tc, &rel, &n_test, err);
         int queued = rc == 0 ? lp_sampler_feedback(smp, tc, rel, n_test, err) : rc;
         size_t before = s->n;
@@ -434,7 +429,7 @@ static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *ko
             rc = draw(smp, type, kops, r, s, s->n + (size_t)queued < budget ? s->n + (size_t)queued : budget, err);
         else if (queued < 0)
             rc = queued;
-        if (rc == 0 && !a->o->quiet)
+        if (rc == 0 && !a->env.o->quiet)
             fprintf(stderr, "%s: budget %zu: round %lld: %zu test configs, %d spawned, %zu new\n",
                     type, budget, (long long)round + 1, n_test, queued, s->n - before);
         free(t.jobs);
@@ -458,9 +453,9 @@ static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *ko
 
 static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
 {
-    const lp_plugin *kp = lp_registry_find(a->reg, LP_KIND_KERNEL, type);
+    const lp_plugin *kp = lp_registry_find(a->env.reg, LP_KIND_KERNEL, type);
     const lp_kernel_ops *kops = lp_plugin_descriptor(kp)->ops;
-    const lp_pipeline *p = a->p;
+    const lp_pipeline *p = a->env.p;
     pl_kset r = {0}, s = {0};
     double *rlat = NULL, *slat = NULL, rcost = 0;
     long picked = -1;
@@ -474,7 +469,7 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
     if (rc == 0 && p->rounds == 0)
         rc = measure_set(a, &s, &slat, err);
     if (rc == 0)
-        rc = pl_profiling_seconds(a->st, a->pid, a->pf, &r, r.n, &rcost, err);
+        rc = pl_profiling_seconds(a->env.st, a->env.pid, a->env.pf, &r, r.n, &rcost, err);
     size_t k = a->n_meta;
     snprintf(a->source[k], sizeof a->source[k], "%s",
              picked < 0 ? "scratch (no pool predictor)" : !p->finetune ? "scratch" : a->c[picked].name);
@@ -490,7 +485,7 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
         size_t n_s = (size_t)p->budgets[bi] < s.n ? (size_t)p->budgets[bi] : s.n;
         pl_kset t = {0};
         double *lat = NULL, cost = rcost;
-        rc = pl_profiling_seconds(a->st, a->pid, a->pf, &s, n_s, &cost, err);
+        rc = pl_profiling_seconds(a->env.st, a->env.pid, a->env.pf, &s, n_s, &cost, err);
         if (rc == 0)
             rc = join(&r, rlat, &s, slat, n_s, &t, &lat, err);
         if (rc == 0)
@@ -499,7 +494,7 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
             a->meta[bi][k].measure_seconds = cost;
             a->cost_s[bi] += cost;
             a->configs[bi] += (int64_t)t.n;
-            if (!a->o->quiet)
+            if (!a->env.o->quiet)
             {
                 char val[48] = "no validation rows";
                 if (!isnan(a->meta[bi][k].val_mape))
@@ -527,10 +522,10 @@ static int adapt_kernel(adapt_ctx *a, const char *type, lp_err *err)
 /* adapt.csv: one row per target, budget and space (then "all"). */
 static void write_summary(FILE *f, const adapt_ctx *a, size_t bi, const pl_eval_result *res)
 {
-    const lp_pipeline *p = a->p;
+    const lp_pipeline *p = a->env.p;
     for (size_t si = 0; si <= p->n_spaces; si++) {
         const pl_acc *x = &res->per_space[si];
-        fprintf(f, "%s,%lld,%d,%s,%s,%s,%lld,%.3f,%s,%zu,%.6f,%.4f,%.2f,%.2f\n", a->pf->name,
+        fprintf(f, "%s,%lld,%d,%s,%s,%s,%lld,%.3f,%s,%zu,%.6f,%.4f,%.2f,%.2f\n", a->env.pf->name,
                 (long long)p->budgets[bi], p->finetune, lp_plugin_descriptor(p->similarity.plugin)->name,
                 lp_plugin_descriptor(p->sampler.plugin)->name,
                 lp_plugin_descriptor(p->predictor.plugin)->name, (long long)a->configs[bi],
@@ -547,14 +542,14 @@ static void write_kernels(FILE *f, const adapt_ctx *a, size_t bi, const pl_eval_
             if (!strcmp(a->meta[bi][k].kernel_type, res->ktype[i]))
                 src = a->source[k];
         const pl_acc *x = &res->per_kernel[i];
-        fprintf(f, "%s,%lld,%s,%s,%zu,%.4f,%.2f,%.2f\n", a->pf->name, (long long)a->p->budgets[bi],
+        fprintf(f, "%s,%lld,%s,%s,%zu,%.4f,%.2f,%.2f\n", a->env.pf->name, (long long)a->env.p->budgets[bi],
                 res->ktype[i], src, x->n, pl_acc_rmspe(x), pl_acc_p5(x), pl_acc_p10(x));
     }
 }
 
 static void adapt_free(adapt_ctx *a)
 {
-    for (size_t bi = 0; bi < a->p->n_budgets; bi++) {
+    for (size_t bi = 0; bi < a->env.p->n_budgets; bi++) {
         free(a->dirs ? a->dirs[bi] : NULL);
         free(a->meta ? a->meta[bi] : NULL);
     }
@@ -564,13 +559,12 @@ static void adapt_free(adapt_ctx *a)
     free(a->configs);
     free(a->source);
     cands_free(a->c, a->nc);
-    lp_store_close(a->st);
-    lp_platform_free(a->pf);
+    pl_env_close(&a->env);
 }
 
 static int adapt_alloc(adapt_ctx *a, const char *target, lp_err *err)
 {
-    const lp_pipeline *p = a->p;
+    const lp_pipeline *p = a->env.p;
     size_t nb = p->n_budgets, nk = p->n_kernels;
     a->dirs = calloc(nb, sizeof *a->dirs);
     a->meta = calloc(nb, sizeof *a->meta);
@@ -600,20 +594,15 @@ typedef struct adapt_files {
 static int adapt_target(const lp_registry *reg, const lp_pipeline *p, const char *target,
                         const lp_run_opts *o, adapt_files *f, lp_err *err)
 {
-    adapt_ctx a = {.reg = reg, .p = p, .o = o, .picks = f->picks};
-    int rc = pl_load_platform(reg, target, &a.pf, err);
+    adapt_ctx a = {.picks = f->picks};
+    int rc = pl_env_open(&a.env, reg, p, o, target, err);
     if (rc == 0)
-        rc = adapt_alloc(&a, a.pf->name, err);
+        rc = adapt_alloc(&a, a.env.pf->name, err);
     if (rc == 0)
-        rc = lp_store_open(p->store, 0, &a.st, err);
-    if (rc == 0)
-        rc = lp_store_platform_add(a.st, a.pf->name, a.pf->engine->desc->name, a.pf->engine_options,
-                                   &a.pid, err);
-    if (rc == 0)
-        rc = open_candidates(reg, p, a.pf->name, a.pf->engine->desc->name, &a.c, &a.nc, err);
+        rc = open_candidates(reg, p, a.env.pf->name, a.env.pf->engine->desc->name, &a.c, &a.nc, err);
     if (rc == 0 && !o->quiet) {
-        fprintf(stderr, "==== adapt to %s (engine %s): %zu pool platform%s:", a.pf->name,
-                a.pf->engine->desc->name, a.nc, a.nc == 1 ? "" : "s");
+        fprintf(stderr, "==== adapt to %s (engine %s): %zu pool platform%s:", a.env.pf->name,
+                a.env.pf->engine->desc->name, a.nc, a.nc == 1 ? "" : "s");
         for (size_t i = 0; i < a.nc; i++)
             fprintf(stderr, " %s", a.c[i].name);
         fprintf(stderr, "\n");
@@ -626,21 +615,21 @@ static int adapt_target(const lp_registry *reg, const lp_pipeline *p, const char
             snprintf(skipped + len, sizeof skipped - len, "  %s\n", err->msg);
             rc = 0;
         } else if (rc < 0) {
-            lp_err_prefix(err, "adapt %s to %s: ", p->kernels[k], a.pf->name);
+            lp_err_prefix(err, "adapt %s to %s: ", p->kernels[k], a.env.pf->name);
         }
     }
     if (rc == 0 && skipped[0])
         fprintf(stderr, "kernel types left out (unsupported by the engine):\n%s", skipped);
     for (size_t bi = 0; rc == 0 && bi < p->n_budgets; bi++)
-        rc = lp_pool_write_meta(a.dirs[bi], a.pf->name, a.pf->engine->desc->name, a.meta[bi], a.n_meta, err);
+        rc = lp_pool_write_meta(a.dirs[bi], a.env.pf->name, a.env.pf->engine->desc->name, a.meta[bi], a.n_meta, err);
     if (rc == 0) {
-        printf("adapted %s: %.1f s measuring in this run\n%-10s %10s %12s  %s\n", a.pf->name,
+        printf("adapted %s: %.1f s measuring in this run\n%-10s %10s %12s  %s\n", a.env.pf->name,
                a.measure_wall, "BUDGET", "CONFIGS", "PROFILING_S", "DIRECTORY");
         for (size_t bi = 0; bi < p->n_budgets; bi++)
             printf("%-10lld %10lld %12.1f  %s\n", (long long)p->budgets[bi], (long long)a.configs[bi],
                    a.cost_s[bi], a.dirs[bi]);
         if (f->md) {
-            fprintf(f->md, "\n## %s\n\nPool platforms considered: ", a.pf->name);
+            fprintf(f->md, "\n## %s\n\nPool platforms considered: ", a.env.pf->name);
             for (size_t i = 0; i < a.nc; i++)
                 fprintf(f->md, "%s%s", i ? ", " : "", a.c[i].name);
             fprintf(f->md, "%s.\n\n| kernel | source |\n|---|---|\n", a.nc ? "" : "none");
@@ -655,10 +644,10 @@ static int adapt_target(const lp_registry *reg, const lp_pipeline *p, const char
     for (size_t bi = 0; rc == 0 && p->n_spaces && bi < p->n_budgets; bi++) {
         char *rdir = NULL;
         pl_eval_result res = {0};
-        if (p->report && asprintf(&rdir, "%s/%s/b%lld", p->report, a.pf->name, (long long)p->budgets[bi]) < 0)
+        if (p->report && asprintf(&rdir, "%s/%s/b%lld", p->report, a.env.pf->name, (long long)p->budgets[bi]) < 0)
             rc = lp_err_set(err, LP_ENOMEM, "out of memory");
         if (rc == 0) {
-            printf("\n== %s, budget %lld (%lld target configs)\n", a.pf->name,
+            printf("\n== %s, budget %lld (%lld target configs)\n", a.env.pf->name,
                    (long long)p->budgets[bi], (long long)a.configs[bi]);
             rc = pl_evaluate(reg, p, target, a.dirs[bi], rdir, o, &res, err);
         }
@@ -668,10 +657,10 @@ static int adapt_target(const lp_registry *reg, const lp_pipeline *p, const char
             write_kernels(f->kernels, &a, bi, &res);
         if (rc == 0 && f->md)
             fprintf(f->md, "\n%s, budget %lld: +-10%% accuracy %.1f%%, +-5%% %.1f%%, RMSPE %.2f%% "
-                    "over %zu models ([report](%s/b%lld/report.md))\n", a.pf->name,
+                    "over %zu models ([report](%s/b%lld/report.md))\n", a.env.pf->name,
                     (long long)p->budgets[bi], pl_acc_p10(&res.per_space[p->n_spaces]),
                     pl_acc_p5(&res.per_space[p->n_spaces]), pl_acc_rmspe(&res.per_space[p->n_spaces]),
-                    res.per_space[p->n_spaces].n, a.pf->name, (long long)p->budgets[bi]);
+                    res.per_space[p->n_spaces].n, a.env.pf->name, (long long)p->budgets[bi]);
         pl_eval_result_free(&res);
         free(rdir);
     }

@@ -28,6 +28,23 @@ typedef struct pl_acc {
     double se, spe, within5, within10; /* sums */
 } pl_acc;
 
+/* What a pipeline step on one platform works with: the platform loaded, the store open,
+ * the platform's store id. */
+typedef struct pl_env {
+    const lp_registry *reg;
+    const lp_pipeline *p;
+    const lp_run_opts *o;
+    lp_platform *pf;
+    lp_store *st;
+    int64_t pid;
+} pl_env;
+
+/* Loads platform (a name or path), opens p's store and registers the platform in it. */
+int pl_env_open(pl_env *e, const lp_registry *reg, const lp_pipeline *p, const lp_run_opts *o,
+                const char *platform, lp_err *err);
+/* Closes the store and frees the platform. */
+void pl_env_close(pl_env *e);
+
 /* Options a plugin reference holds that are the pipeline's, not the plugin's. */
 extern const char *const pl_plugin_skip[];
 

@@ -63,6 +63,27 @@ int pl_load_platform(const lp_registry *reg, const char *name, lp_platform **pf,
     return rc;
 }
 
+int pl_env_open(pl_env *e, const lp_registry *reg, const lp_pipeline *p, const lp_run_opts *o,
+                const char *platform, lp_err *err)
+{
+    *e = (pl_env){.reg = reg, .p = p, .o = o};
+    int rc = pl_load_platform(reg, platform, &e->pf, err);
+    if (rc == 0)
+        rc = lp_store_open(p->store, 0, &e->st, err);
+    if (rc == 0)
+        rc = lp_store_platform_add(e->st, e->pf->name, e->pf->engine->desc->name,
+                                   e->pf->engine_options, &e->pid, err);
+    return rc;
+}
+
+void pl_env_close(pl_env *e)
+{
+    lp_store_close(e->st);
+    lp_platform_free(e->pf);
+    e->st = NULL;
+    e->pf = NULL;
+}
+
 /* ---- a set of kernel configs with their measurements ------------------------ */
 
 
@@ -164,12 +185,7 @@ double pl_acc_p10(const pl_acc *a) { return a->n ? 100 * a->within10 / (double)a
 /* ---- build ------------------------------------------------------------------------- */
 
 typedef struct build_ctx {
-    const lp_registry *reg;
-    const lp_pipeline *p;
-    const lp_run_opts *o;
-    lp_platform *pf;
-    lp_store *st;
-    int64_t platform_id;
+    pl_env env;
     char *pool_dir;
 } build_ctx;
 
@@ -194,7 +210,7 @@ static int train_on(build_ctx *b, const char *type, const lp_kernel_ops *kops, c
                     lp_instance **pred, lp_train_report *rep, double *acc10, lp_err *err)
 {
     pl_rows tr = {0}, va = {0};
-    int rc = pl_instance_of(b->p, &b->p->predictor, pl_plugin_skip, pred, err);
+    int rc = pl_instance_of(b->env.p, &b->env.p->predictor, pl_plugin_skip, pred, err);
     if (rc == 0)
         rc = pl_rows_from(s, idx + n_val, n - n_val, lat, kops, &tr, err);
     if (rc == 0)
@@ -260,7 +276,7 @@ int pl_profiling_seconds(lp_store *st, int64_t pid, const lp_platform *pf, const
 
 static int collect(build_ctx *b, pl_kset *s, double **lat, lp_err *err)
 {
-    return pl_kset_collect(b->st, b->platform_id, s, lat, err);
+    return pl_kset_collect(b->env.st, b->env.pid, s, lat, err);
 }
 
 /* nn-Meter's fine-grained rounds: fit on 80%, feed the 20% test errors back, measure what
@@ -268,7 +284,7 @@ static int collect(build_ctx *b, pl_kset *s, double **lat, lp_err *err)
 static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *kops,
                            lp_instance *smp, pl_kset *s, lp_err *err)
 {
-    for (int64_t r = 0; r < b->p->rounds; r++) {
+    for (int64_t r = 0; r < b->env.p->rounds; r++) {
         double *lat = NULL;
         size_t *idx = malloc((s->n ? s->n : 1) * sizeof *idx);
         lp_instance *pred = NULL;
@@ -277,7 +293,7 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
         int rc = idx ? collect(b, s, &lat, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
         size_t n_test = s->n / 5;
         if (rc == 0) {
-            pl_split(idx, s->n, (uint64_t)b->p->seed + 1000 + (uint64_t)r);
+            pl_split(idx, s->n, (uint64_t)b->env.p->seed + 1000 + (uint64_t)r);
             rc = train_on(b, type, kops, s, lat, idx, s->n, n_test, &pred, &rep, &acc10, err);
         }
         double *rel = malloc((n_test ? n_test : 1) * sizeof *rel);
@@ -304,11 +320,11 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
                     rc = lp_err_set(err, LP_ENOMEM, "out of memory");
             free(more);
             if (rc == 0)
-                rc = pl_kset_measure(b->reg, b->pf, b->st, s, from, b->o, err);
+                rc = pl_kset_measure(b->env.reg, b->env.pf, b->env.st, s, from, b->env.o, err);
         } else if (queued < 0) {
             rc = queued;
         }
-        if (!b->o->quiet && rc == 0)
+        if (!b->env.o->quiet && rc == 0)
             fprintf(stderr, "%s: round %lld: %zu test configs, %d spawned, %zu measured in all\n",
                     type, (long long)r + 1, n_test, queued, s->n);
         lp_instance_destroy(pred);
@@ -347,33 +363,33 @@ int pl_write_configs(const char *dir, const char *type, const pl_kset *s, lp_err
 
 static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_err *err)
 {
-    const lp_plugin *kp = lp_registry_find(b->reg, LP_KIND_KERNEL, type);
+    const lp_plugin *kp = lp_registry_find(b->env.reg, LP_KIND_KERNEL, type);
     const lp_kernel_ops *kops = lp_plugin_descriptor(kp)->ops;
     lp_prior prior = {0};
     lp_instance *smp = NULL, *pred = NULL;
     pl_kset s = {0};
-    lp_kcfg *drawn = malloc((size_t)b->p->count * sizeof *drawn);
+    lp_kcfg *drawn = malloc((size_t)b->env.p->count * sizeof *drawn);
     double *lat = NULL;
     size_t *idx = NULL;
     int rc = drawn ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = lp_prior_build(b->reg, NULL, type, (size_t)b->p->prior_models, (uint64_t)b->p->seed,
+        rc = lp_prior_build(b->env.reg, NULL, type, (size_t)b->env.p->prior_models, (uint64_t)b->env.p->seed,
                             &prior, err);
     if (rc == 0)
-        rc = pl_instance_of(b->p, &b->p->sampler, sampler_skip, &smp, err);
+        rc = pl_instance_of(b->env.p, &b->env.p->sampler, sampler_skip, &smp, err);
     lp_sampler_ctx ctx;
     if (rc == 0) {
-        lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)b->p->seed, &prior);
+        lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)b->env.p->seed, &prior);
         rc = lp_sampler_setup(smp, &ctx, err);
     }
     if (rc == 0)
-        rc = lp_sampler_sample(smp, kops, (size_t)b->p->count, drawn, err);
-    for (int64_t i = 0; rc == 0 && i < b->p->count; i++)
+        rc = lp_sampler_sample(smp, kops, (size_t)b->env.p->count, drawn, err);
+    for (int64_t i = 0; rc == 0 && i < b->env.p->count; i++)
         if (pl_kset_add(&s, type, kops, &drawn[i]) < 0)
             rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     uint64_t t0 = lp_now_ns();
     if (rc == 0)
-        rc = pl_kset_measure(b->reg, b->pf, b->st, &s, 0, b->o, err);
+        rc = pl_kset_measure(b->env.reg, b->env.pf, b->env.st, &s, 0, b->env.o, err);
     if (rc == 0)
         rc = feedback_rounds(b, type, kops, smp, &s, err);
     double wall = (double)(lp_now_ns() - t0) / 1e9;
@@ -382,8 +398,8 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         rc = collect(b, &s, &lat, err);
     meta->measure_seconds = 0;
     if (rc == 0)
-        rc = pl_profiling_seconds(b->st, b->platform_id, b->pf, &s, s.n, &meta->measure_seconds, err);
-    if (rc == 0 && !b->o->quiet)
+        rc = pl_profiling_seconds(b->env.st, b->env.pid, b->env.pf, &s, s.n, &meta->measure_seconds, err);
+    if (rc == 0 && !b->env.o->quiet)
         fprintf(stderr, "%s: %zu configs measured (%.1f s in this run), profiling %.1f s\n", type,
                 s.n, wall, meta->measure_seconds);
     /* A kernel type the spaces use in only a few shapes (a prior sampler then draws only
@@ -391,13 +407,13 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
     if (rc == 0 && s.n < 2)
         rc = lp_err_set(err, LP_EUNSUPPORTED, "%s: %zu distinct configs drawn, %zu measurable on "
                         "%s (the rest use primitives the engine lacks); cannot train", type,
-                        drawn_distinct, s.n, b->pf->name);
+                        drawn_distinct, s.n, b->env.pf->name);
     if (rc == 0 && !(idx = malloc(s.n * sizeof *idx)))
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     lp_train_report rep = {0};
     if (rc == 0) {
-        pl_split(idx, s.n, (uint64_t)b->p->seed);
-        size_t n_val = (size_t)((double)s.n * b->p->validation);
+        pl_split(idx, s.n, (uint64_t)b->env.p->seed);
+        size_t n_val = (size_t)((double)s.n * b->env.p->validation);
         rc = train_on(b, type, kops, &s, lat, idx, s.n, n_val, &pred, &rep, &meta->val_acc10, err);
     }
     if (rc == 0)
@@ -418,7 +434,7 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         free(path);
     }
     if (rc < 0)
-        lp_err_prefix(err, "build %s on %s: ", type, b->pf->name);
+        lp_err_prefix(err, "build %s on %s: ", type, b->env.pf->name);
     lp_instance_destroy(pred);
     lp_instance_destroy(smp);
     lp_prior_free(&prior);
@@ -447,9 +463,9 @@ static int keep_other_types(const lp_registry *reg, build_ctx *b, lp_pool_meta *
         return 0;
     if ((rc = lp_pool_open(reg, b->pool_dir, &old, err)) < 0)
         return lp_err_prefix(err, "cannot add to the existing pool: ");
-    if (strcmp(old->platform, b->pf->name))
+    if (strcmp(old->platform, b->env.pf->name))
         rc = lp_err_set(err, LP_EINVAL, "%s/pool.yaml belongs to platform %s, not %s",
-                        b->pool_dir, old->platform, b->pf->name);
+                        b->pool_dir, old->platform, b->env.pf->name);
     lp_pool_meta *m = rc == 0 ? realloc(*meta, (n_meta + old->n + 1) * sizeof *m) : NULL;
     if (rc == 0 && !m)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
@@ -469,24 +485,19 @@ static int keep_other_types(const lp_registry *reg, build_ctx *b, lp_pool_meta *
 int pl_run_build(const lp_registry *reg, const lp_pipeline *p, const char *platform,
                  const lp_run_opts *o, lp_err *err)
 {
-    build_ctx b = {.reg = reg, .p = p, .o = o};
+    build_ctx b = {0};
     lp_pool_meta *meta = calloc(p->n_kernels, sizeof *meta);
-    int rc = meta ? pl_load_platform(reg, platform, &b.pf, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
-    if (rc == 0 && asprintf(&b.pool_dir, "%s/%s", p->pool, b.pf->name) < 0)
+    int rc = meta ? pl_env_open(&b.env, reg, p, o, platform, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && asprintf(&b.pool_dir, "%s/%s", p->pool, b.env.pf->name) < 0)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0)
         rc = pl_make_dirs(b.pool_dir, err);
-    if (rc == 0)
-        rc = lp_store_open(p->store, 0, &b.st, err);
-    if (rc == 0)
-        rc = lp_store_platform_add(b.st, b.pf->name, b.pf->engine->desc->name, b.pf->engine_options,
-                                   &b.platform_id, err);
     size_t n_meta = 0;
     char skipped[2048] = "";
     for (size_t i = 0; rc == 0 && i < p->n_kernels; i++) {
         if (!o->quiet)
             fprintf(stderr, "== %s on %s: %lld configs from sampler %s\n", p->kernels[i],
-                    b.pf->name, (long long)p->count, lp_plugin_descriptor(p->sampler.plugin)->name);
+                    b.env.pf->name, (long long)p->count, lp_plugin_descriptor(p->sampler.plugin)->name);
         rc = build_kernel(&b, p->kernels[i], &meta[n_meta], err);
         if (rc == 0) {
             n_meta++;
@@ -502,7 +513,7 @@ int pl_run_build(const lp_registry *reg, const lp_pipeline *p, const char *platf
     if (rc == 0)
         rc = keep_other_types(reg, &b, &meta, n_meta, &n_kept, err);
     if (rc == 0)
-        rc = lp_pool_write_meta(b.pool_dir, b.pf->name, b.pf->engine->desc->name, meta,
+        rc = lp_pool_write_meta(b.pool_dir, b.env.pf->name, b.env.pf->engine->desc->name, meta,
                                 n_meta + n_kept, err);
     if (rc == 0 && n_kept && !o->quiet)
         fprintf(stderr, "kept %zu kernel type%s already in %s/pool.yaml\n", n_kept,
@@ -523,8 +534,7 @@ int pl_run_build(const lp_registry *reg, const lp_pipeline *p, const char *platf
                    mape, a10);
         }
     }
-    lp_store_close(b.st);
-    lp_platform_free(b.pf);
+    pl_env_close(&b.env);
     free(b.pool_dir);
     free(meta);
     return rc;
