@@ -1,5 +1,7 @@
 /* `litepred check`: tells a config file's kind by its top-level key and runs
  * that kind's validator, collecting every problem with its position. */
+#include <litepred/pool.h>
+
 #include "check.h"
 
 #include <litepred/similarity.h>
@@ -83,6 +85,7 @@ typedef struct check_kind {
  * platform, a model names its space. */
 static const check_kind check_kinds[] = {
     {"pipeline", lp_pipeline_check_doc},
+    {"pool", lp_pool_check_doc}, /* pool.yaml also names its platform */
     {"platform", lp_platform_check_doc},
     {"model", lp_model_check_doc},
     {"space", lp_space_check_doc},

@@ -283,9 +283,11 @@ static int join(const pl_kset *r, const double *rlat, const pl_kset *s, const do
     memcpy(out->jobs, r->jobs, r->n * sizeof *r->jobs);
     memcpy(out->cfgs, r->cfgs, r->n * sizeof *r->cfgs);
     memcpy(*lat, rlat, r->n * sizeof *rlat);
-    memcpy(out->jobs + r->n, s->jobs, n_s * sizeof *s->jobs);
-    memcpy(out->cfgs + r->n, s->cfgs, n_s * sizeof *s->cfgs);
-    memcpy(*lat + r->n, slat, n_s * sizeof *slat);
+    if (n_s) { /* s may be empty (and its arrays NULL) when the sampler found nothing new */
+        memcpy(out->jobs + r->n, s->jobs, n_s * sizeof *s->jobs);
+        memcpy(out->cfgs + r->n, s->cfgs, n_s * sizeof *s->cfgs);
+        memcpy(*lat + r->n, slat, n_s * sizeof *slat);
+    }
     out->n = out->cap = n;
     return 0;
 }

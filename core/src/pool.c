@@ -325,3 +325,20 @@ done:
     free(vals);
     return rc;
 }
+
+int lp_pool_check_doc(const lp_registry *reg, const lp_ydoc *doc, lp_diag *diag)
+{
+    lp_err err = {0};
+    lp_pool *pool = NULL;
+    const char *slash = strrchr(doc->path, '/');
+    char *dir = slash ? strndup(doc->path, (size_t)(slash - doc->path)) : strdup(".");
+    int rc = dir ? lp_pool_open(reg, dir, &pool, &err) : lp_err_set(&err, LP_ENOMEM, "out of memory");
+    if (rc == 0 && slash && strcmp(slash + 1, "pool.yaml"))
+        rc = lp_err_set(&err, LP_EINVAL, "a pool description must be named pool.yaml (the pool "
+                        "directory is found by it)");
+    if (rc < 0)
+        lp_diag_add(diag, doc->path, doc->root, "%s", err.msg);
+    lp_pool_close(pool);
+    free(dir);
+    return rc < 0 ? LP_EINVAL : 0;
+}

@@ -118,7 +118,7 @@ Test(cli, check_reports_each_problem_with_position)
         {"pipeline-bad.yaml", CFG "pipeline-bad.yaml:1:1: missing required key 'pool' (predictor pool root directory)"},
         {"pipeline-bad.yaml", CFG "pipeline-bad.yaml:3:25: unknown kernel plugin 'conv-bn-relux' (available: "},
         {"pipeline-kind.yaml", CFG "pipeline-kind.yaml:1:11: 'pipeline' must be one of: build, evaluate, build-pool, adapt; got 'train'"},
-        {"unknown-kind.yaml", CFG "unknown-kind.yaml:1:1: cannot tell what this file is: expected one of the top-level keys pipeline, platform, model, space"},
+        {"unknown-kind.yaml", CFG "unknown-kind.yaml:1:1: cannot tell what this file is: expected one of the top-level keys pipeline, pool, platform, model, space"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];

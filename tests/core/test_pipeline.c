@@ -64,6 +64,23 @@ Test(pipeline, build_evaluate_predict)
               "%s", meta);
     free(meta);
 
+    /* `litepred check` validates a pool.yaml by loading every predictor it names */
+    snprintf(args, sizeof args, "check %s/pool/fast/pool.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/pool/fast/hswish.mlp", dir);
+    FILE *hf = fopen(path, "r+b");
+    cr_assert_not_null(hf);
+    fseek(hf, 100, SEEK_SET);
+    fputc(0x5a, hf);
+    fclose(hf);
+    cr_assert_eq(lp_test_cli(args, &out), 2, "a corrupted predictor: %s", out);
+    cr_assert(strstr(out, "pool.yaml:") && strstr(out, "hswish.mlp"), "%s", out);
+    free(out);
+    snprintf(args, sizeof args, "--quiet run %s/build.yaml", dir); /* rebuild it */
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    free(out);
+
     snprintf(args, sizeof args, "--quiet run %s/eval.yaml", dir);
     cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
     cr_assert(strstr(out, "ofa-mbv3-w1.0           4 "), "%s", out);

@@ -50,6 +50,9 @@ int lp_pool_write_meta(const char *dir, const char *platform, const char *engine
                        const lp_pool_meta *entries, size_t n, lp_err *err);
 /** Reads dir/pool.yaml and loads every predictor it names. */
 int lp_pool_open(const lp_registry *reg, const char *dir, lp_pool **out, lp_err *err);
+/** Validates a pool.yaml document (`litepred check`): opens the pool it describes, which
+ *  loads and checksums every predictor file; the first problem goes to diag. */
+int lp_pool_check_doc(const lp_registry *reg, const lp_ydoc *doc, lp_diag *diag);
 /** Frees a pool. NULL is fine. */
 void lp_pool_close(lp_pool *p);
 /** The entry of a kernel type, or NULL. */
