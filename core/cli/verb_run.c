@@ -15,12 +15,17 @@ int lp_cli_run(lp_cli *cli, int argc, char **argv)
     if (argc != 2 || lp_cli_wants_help(argc, argv)) {
         FILE *f = argc == 2 ? stdout : stderr;
         fprintf(f, "usage: litepred run PIPELINE.yaml\n\n"
-                   "Runs a pipeline (configs/pipelines/): build samples configs per kernel type,\n"
-                   "measures them (skipping what the store has), trains one predictor per kernel\n"
-                   "type and writes them to <pool>/<platform>/; evaluate samples models of each\n"
-                   "space, measures them whole, predicts them from the pool and reports RMSE,\n"
-                   "RMSPE and +-5%%/+-10%% accuracy per space. Interrupted runs resume: every\n"
-                   "committed measurement is kept in the store.\n");
+                   "Runs a pipeline (configs/pipelines/; keys in README and pipeline.h):\n"
+                   "  build       samples configs per kernel type, measures them (skipping what the\n"
+                   "              store has), trains one predictor per type into <pool>/<platform>/\n"
+                   "  build-pool  build for each of `platforms:` into one pool root\n"
+                   "  evaluate    samples models of each space, measures them whole, predicts them\n"
+                   "              from the pool; RMSE, RMSPE, +-5%%/+-10%% accuracy per space\n"
+                   "  adapt       per target and kernel type: measures the representative set,\n"
+                   "              picks a pool predictor with the similarity plugin, fine-tunes it\n"
+                   "              (or trains from scratch) at each budget, evaluates; reports go\n"
+                   "              to adapt.md/adapt.csv/kernels.csv/picks.csv (see litepred report)\n"
+                   "Interrupted runs resume: every committed measurement is kept in the store.\n");
         return argc == 2 ? LP_EXIT_OK : LP_EXIT_USAGE;
     }
     lp_registry *reg = lp_cli_registry(cli);
