@@ -60,7 +60,7 @@ static const lp_option sampler_core_opts[] = {
 static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
 static const char *const plugin_skip[] = {"plugin", NULL};
 
-typedef struct { int64_t models, seed; int kernels; } eval_opts;
+typedef struct { int64_t models, seed, calibrate; int kernels; } eval_opts;
 static const lp_option eval_core_opts[] = {
     {.name = "models", .help = "models per space", .type = LP_OPT_INT,
      .offset = offsetof(eval_opts, models), .def_i = 100, .min = 1, .max = 1000000},
@@ -68,6 +68,9 @@ static const lp_option eval_core_opts[] = {
      .offset = offsetof(eval_opts, seed), .def_i = 11, .min = 0, .max = 9.2e18},
     {.name = "kernels", .help = "also report kernel-level accuracy", .type = LP_OPT_BOOL,
      .offset = offsetof(eval_opts, kernels), .def_i = 1},
+    {.name = "calibrate", .help = "whole models per space (not among the evaluated ones) measured "
+     "to fit a per-space scale on the sum of kernel predictions; 0: off", .type = LP_OPT_INT,
+     .offset = offsetof(eval_opts, calibrate), .def_i = 0, .min = 0, .max = 100000},
     LP_OPT_END};
 static const char *const eval_skip[] = {"spaces", NULL};
 
@@ -214,6 +217,7 @@ static void parse_evaluate(lp_pipeline *p, const lp_ynode *v, lp_diag *d)
     p->eval_models = eo.models;
     p->eval_seed = eo.seed;
     p->eval_kernels = eo.kernels;
+    p->eval_calibrate = eo.calibrate;
 }
 
 static void parse_validation(lp_pipeline *p, const lp_ynode *v, lp_diag *d)

@@ -544,6 +544,8 @@ int pl_run_build(const lp_registry *reg, const lp_pipeline *p, const char *platf
 
 typedef struct eval_row {
     const char *space;
+    size_t si;              /* index of space */
+    int cal;                /* a calibration model, not evaluated */
     lp_model *model;
     double measured, predicted;
     int ok;
@@ -698,11 +700,73 @@ static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store 
     return rc;
 }
 
+/* Per-space scale = median of measured / predicted over the calibration models (the sum of
+ * kernel predictions misses what whole models add: caches, memory traffic between kernels;
+ * bench/additivity.sh). Applied to the evaluated models of that space into percal. */
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, double *scale,
+                     pl_acc *percal, lp_err *err)
+{
+    double *r = malloc((k ? k : 1) * sizeof *r);
+    if (!r)
+        return lp_err_set(err, LP_ENOMEM, "out of memory");
+    for (size_t si = 0; si < p->n_spaces; si++) {
+        size_t n = 0;
+        for (size_t i = 0; i < k; i++)
+            if (rows[i].ok && rows[i].cal && rows[i].si == si && rows[i].predicted > 0)
+                r[n++] = rows[i].measured / rows[i].predicted;
+        qsort(r, n, sizeof *r, cmp_dbl);
+        scale[si] = !n ? NAN : n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    }
+    free(r);
+    for (size_t i = 0; i < k; i++) {
+        if (!rows[i].ok || rows[i].cal || isnan(scale[rows[i].si]))
+            continue;
+        pl_acc_add(&percal[rows[i].si], rows[i].measured, rows[i].predicted * scale[rows[i].si]);
+        pl_acc_add(&percal[p->n_spaces], rows[i].measured, rows[i].predicted * scale[rows[i].si]);
+    }
+    return 0;
+}
+
+static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,
+                             const pl_acc *percal, int md)
+{
+    if (md)
+        fprintf(f, "\n## Calibrated\n\nThe same models, each space's sum of kernel predictions "
+                   "scaled by the median measured/predicted ratio of %lld other whole models of that "
+                   "space (measured too: part of the target's cost).\n\n| space | scale | models | "
+                   "RMSE (ms) | RMSPE (%%) | +-5%% acc (%%) | +-10%% acc (%%) |\n"
+                   "|---|---|---|---|---|---|---|\n", (long long)p->eval_calibrate);
+    else
+        fprintf(f, "\ncalibrated (per-space scale from %lld other whole models per space):\n%-18s "
+                   "%6s %6s %10s %10s %8s %8s\n", (long long)p->eval_calibrate, "SPACE", "SCALE",
+                "MODELS", "RMSE_MS", "RMSPE", "ACC5", "ACC10");
+    for (size_t si = 0; si <= p->n_spaces; si++) {
+        const pl_acc *a = &percal[si];
+        const char *name = si < p->n_spaces ? p->spaces[si] : md ? "**all**" : "all";
+        char sc[16] = "-"; /* the "all" row has no scale of its own */
+        if (si < p->n_spaces)
+            snprintf(sc, sizeof sc, "%.3f", scale[si]);
+        if (md)
+            fprintf(f, "| %s | %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, sc, a->n,
+                    pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+        else
+            fprintf(f, "%-18s %6s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, sc, a->n,
+                    pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+    }
+}
+
 void pl_eval_result_free(pl_eval_result *r)
 {
     if (!r)
         return;
     free(r->per_space);
+    free(r->per_space_cal);
     free(r->ktype);
     free(r->per_kernel);
     memset(r, 0, sizeof *r);
@@ -715,14 +779,16 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
     lp_platform *pf = NULL;
     lp_store *st = NULL;
     lp_pool *pool = NULL;
-    size_t n_rows = p->n_spaces * (size_t)p->eval_models;
+    size_t per_space = (size_t)(p->eval_models + p->eval_calibrate);
+    size_t n_rows = p->n_spaces * per_space;
     eval_row *rows = calloc(n_rows ? n_rows : 1, sizeof *rows);
     lp_job *jobs = calloc(n_rows ? n_rows : 1, sizeof *jobs);
-    pl_acc *per = calloc(p->n_spaces + 1, sizeof *per);
+    pl_acc *per = calloc(p->n_spaces + 1, sizeof *per), *percal = calloc(p->n_spaces + 1, sizeof *per);
+    double *scale = calloc(p->n_spaces + 1, sizeof *scale);
     int64_t pid = 0;
     FILE *csv = NULL, *md = NULL;
     char *own_dir = NULL;
-    int rc = rows && jobs && per ? pl_load_platform(reg, platform, &pf, err)
+    int rc = rows && jobs && per && percal && scale ? pl_load_platform(reg, platform, &pf, err)
                                  : lp_err_set(err, LP_ENOMEM, "out of memory");
     if (rc == 0 && !pool_dir && asprintf(&own_dir, "%s/%s", p->pool, pf->name) < 0)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
@@ -739,8 +805,11 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         rc = lp_space_find(lp_spaces_dir_default(), p->spaces[si], &path, err);
         if (rc == 0)
             rc = lp_space_load(path, &sp, err);
-        for (int64_t i = 0; rc == 0 && i < p->eval_models; i++, k++) {
+        /* calibration models continue the evaluated ones' stream: never the same models */
+        for (int64_t i = 0; rc == 0 && i < (int64_t)per_space; i++, k++) {
             rows[k].space = p->spaces[si];
+            rows[k].si = si;
+            rows[k].cal = i >= p->eval_models;
             rc = lp_space_sample_checked(sp, reg, (uint64_t)p->eval_seed, (uint64_t)i, &rows[k].model, err);
             jobs[k].model = rows[k].model;
         }
@@ -763,17 +832,19 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
             (rc = lp_pool_predict_model(pool, rows[i].model, NULL, &rows[i].predicted, err)) < 0)
             break;
         rows[i].ok = 1;
-        for (size_t si = 0; si < p->n_spaces; si++)
-            if (!strcmp(rows[i].space, p->spaces[si]))
-                pl_acc_add(&per[si], rows[i].measured, rows[i].predicted);
+        if (rows[i].cal)
+            continue;
+        pl_acc_add(&per[rows[i].si], rows[i].measured, rows[i].predicted);
         pl_acc_add(&per[p->n_spaces], rows[i].measured, rows[i].predicted);
     }
+    if (rc == 0 && p->eval_calibrate)
+        rc = calibrate(p, rows, k, scale, percal, err);
     if (rc == 0 && report_dir) {
         if ((rc = pl_make_dirs(report_dir, err)) == 0 && (csv = pl_report_file(report_dir, "models.csv", err)) &&
             (md = pl_report_file(report_dir, "report.md", err))) {
             fprintf(csv, "space,model,measured_ms,predicted_ms,rel_error\n");
             for (size_t i = 0; i < k; i++)
-                if (rows[i].ok)
+                if (rows[i].ok && !rows[i].cal)
                     fprintf(csv, "%s,%s,%.6f,%.6f,%.6f\n", rows[i].space, rows[i].model->name,
                             rows[i].measured, rows[i].predicted,
                             (rows[i].predicted - rows[i].measured) / rows[i].measured);
@@ -784,6 +855,8 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
                     pool_dir, pf->name, p->path, (long long)p->eval_models, (long long)p->eval_seed);
             for (size_t si = 0; si <= p->n_spaces; si++)
                 pl_print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
+            if (p->eval_calibrate)
+                print_calibrated(md, p, scale, percal, 1);
             if (failed)
                 fprintf(md, "\n%zu models could not run on this engine (unsupported primitives).\n", failed);
         } else if (rc == 0) {
@@ -795,6 +868,8 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
                "ACC10");
         for (size_t si = 0; si <= p->n_spaces; si++)
             pl_print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
+        if (p->eval_calibrate)
+            print_calibrated(stdout, p, scale, percal, 0);
         if (failed)
             printf("(%zu models could not run on %s: unsupported primitives)\n", failed, pf->name);
     }
@@ -814,8 +889,14 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         res->per_space = per;
         res->n_failed = failed;
         per = NULL;
+        if (p->eval_calibrate) {
+            res->per_space_cal = percal;
+            percal = NULL;
+        }
     }
     free(per);
+    free(percal);
+    free(scale);
     lp_pool_close(pool);
     lp_store_close(st);
     lp_platform_free(pf);

@@ -49,7 +49,7 @@ TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 300);
 
 Test(pipeline, build_evaluate_predict)
 {
-    char args[2048], path[1024], *out = NULL;
+    char args[2048], path[1024], text[1024], *out = NULL;
     write_pipelines();
     snprintf(args, sizeof args, "--quiet run %s/build.yaml", dir);
     cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
@@ -96,6 +96,32 @@ Test(pipeline, build_evaluate_predict)
     snprintf(path, sizeof path, "%s/report/report.md", dir);
     char *md = file_text(path);
     cr_assert(strstr(md, "| ofa-mbv3-w1.0 | 4 |"), "%s", md);
+    free(md);
+
+    /* calibration: 2 more whole models per space fit a scale; the 4 evaluated stay the same */
+    snprintf(text, sizeof text, "%s/eval.yaml", dir);
+    char *ev = file_text(text), *cut = strstr(ev, "models: 4, seed: 11}");
+    cr_assert_not_null(cut, "%s", ev);
+    char ev2[4096];
+    snprintf(ev2, sizeof ev2, "%.*smodels: 4, seed: 11, calibrate: 2}%s", (int)(cut - ev), ev,
+             cut + strlen("models: 4, seed: 11}"));
+    free(ev);
+    free(lp_test_write(dir, "eval-cal.yaml", ev2));
+    snprintf(args, sizeof args, "--quiet run %s/eval-cal.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "calibrated (per-space scale from 2 other whole models per space)"), "%s", out);
+    cr_assert(strstr(out, "ofa-mbv3-w1.0           4 "), "the raw table still has 4 models: %s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/report/models.csv", dir);
+    csv = file_text(path);
+    lines = 0;
+    for (char *c = csv; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 5, "calibration models are not evaluated:\n%s", csv);
+    free(csv);
+    snprintf(path, sizeof path, "%s/report/report.md", dir);
+    md = file_text(path);
+    cr_assert(strstr(md, "## Calibrated"), "%s", md);
     free(md);
 
     /* Predictions are deterministic for a given pool: two runs print the same. */

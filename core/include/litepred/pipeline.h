@@ -10,7 +10,7 @@
  *   sampler: {plugin: prior, count: 2000, seed: 7, rounds: 0, prior_models: 200}
  *   predictor: {plugin: mlp, epochs: 350}
  *   validation: 0.2            # share of the measured configs held out for validation
- *   evaluate: {spaces: [ofa-mbv3-w1.0, ...], models: 100, seed: 11, kernels: true}
+ *   evaluate: {spaces: [ofa-mbv3-w1.0, ...], models: 100, seed: 11, kernels: true, calibrate: 0}
  *   report: reports/x/         # Markdown + CSV results
  *
  * adapt only:
@@ -99,6 +99,7 @@ typedef struct lp_pipeline {
     int64_t eval_models;         /**< evaluate: models per space */
     int64_t eval_seed;           /**< evaluate: model seed */
     int eval_kernels;            /**< evaluate: also kernel-level accuracy */
+    int64_t eval_calibrate;      /**< evaluate: calibration models per space (0: off) */
 } lp_pipeline;
 
 /** Parses and validates a pipeline document; every problem goes to diag. */
