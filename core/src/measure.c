@@ -26,31 +26,33 @@ int lp_measure_graph(const lp_platform *pf, const lp_graph *g, lp_timing *t, lp_
     return rc;
 }
 
+/* Times a graph the caller has just built (built: the builder's result, negative on
+ * failure) with the fixed fill, then frees it either way. */
+static int measure_built(const lp_platform *pf, lp_graph *g, int built, lp_timing *t,
+                         lp_err *err)
+{
+    int rc = built;
+    if (rc >= 0)
+        rc = lp_graph_fill(g, LP_MEASURE_SEED, err);
+    if (rc >= 0)
+        rc = lp_measure_graph(pf, g, t, err);
+    lp_graph_free(g);
+    return rc < 0 ? rc : 0;
+}
+
 int lp_measure_kernel(const lp_platform *pf, const lp_kernel_ops *ops, const lp_kcfg *cfg,
                       lp_timing *t, lp_err *err)
 {
     lp_graph g;
     lp_graph_init(&g);
-    int rc = lp_kernel_graph(ops, cfg, &g, NULL, err);
-    if (rc >= 0)
-        rc = lp_graph_fill(&g, LP_MEASURE_SEED, err);
-    if (rc >= 0)
-        rc = lp_measure_graph(pf, &g, t, err);
-    lp_graph_free(&g);
-    return rc < 0 ? rc : 0;
+    return measure_built(pf, &g, lp_kernel_graph(ops, cfg, &g, NULL, err), t, err);
 }
 
 int lp_measure_model(const lp_platform *pf, const lp_model *m, lp_timing *t, lp_err *err)
 {
     lp_graph g;
     lp_graph_init(&g);
-    int rc = lp_model_build(m, &g, err);
-    if (rc >= 0)
-        rc = lp_graph_fill(&g, LP_MEASURE_SEED, err);
-    if (rc >= 0)
-        rc = lp_measure_graph(pf, &g, t, err);
-    lp_graph_free(&g);
-    return rc < 0 ? rc : 0;
+    return measure_built(pf, &g, lp_model_build(m, &g, err), t, err);
 }
 
 /* Resolves a kernel job's type and parses its config. */

@@ -992,7 +992,7 @@ int lp_nn_read_file(const char *path, unsigned char **buf, size_t *n, lp_err *er
     return 0;
 }
 
-/* ---- reading checksummed model files ------------------------------------- */
+/* ---- checksummed model files ----------------------------------------------- */
 
 /* A cursor over a file whose size and checksum are already verified: running past the
  * end or reading a nonsensical value means the writer was broken, not the disk. */
@@ -1023,6 +1023,14 @@ float lp_nn_rd_f32(lp_nn_rd *r)
     return f;
 }
 
+double lp_nn_rd_f64(lp_nn_rd *r)
+{
+    uint64_t v = lp_nn_rd_uint(r, 8);
+    double f;
+    memcpy(&f, &v, sizeof f);
+    return f;
+}
+
 /* Magic, version, size and checksum, before any field is trusted. */
 int lp_nn_file_check(const unsigned char *buf, size_t n, const unsigned char *magic,
                      size_t magic_len, unsigned header, uint32_t version_max, const char *what,
@@ -1030,14 +1038,13 @@ int lp_nn_file_check(const unsigned char *buf, size_t n, const unsigned char *ma
 {
     size_t head = n < magic_len ? n : magic_len;
     if (memcmp(buf, magic, head))
-        return lp_err_set(err, LP_EPARSE, "%s: bad magic: not a litepred %s predictor file",
-                          path, what);
+        return lp_err_set(err, LP_EPARSE, "%s: bad magic: not a litepred %s file", path, what);
     if (n < header)
         return lp_err_set(err, LP_ECORRUPT, "%s: truncated at byte %zu (the header alone is %u)",
                           path, n, header);
     lp_nn_rd r = {.p = buf, .n = n, .off = magic_len};
     uint32_t version = (uint32_t)lp_nn_rd_uint(&r, 4);
-    (void)lp_nn_rd_uint(&r, 4); /* flags: none defined yet */
+    (void)lp_nn_rd_uint(&r, 4); /* flags: each format checks its own */
     uint64_t size = lp_nn_rd_uint(&r, 8);
     if (version > version_max)
         return lp_err_set(err, LP_EUNSUPPORTED,
@@ -1076,4 +1083,100 @@ int lp_nn_rd_text(lp_nn_rd *r, char *dst, size_t cap)
     memcpy(dst, b, len);
     dst[len] = '\0';
     return 0;
+}
+
+/* The writer mirrors the reader: the image's size is computed first, so a field that
+ * would run past it is a bug in that computation; it sets bad rather than overflow, and
+ * lp_nn_wr_commit refuses to write such an image. */
+int lp_nn_wr_open(lp_nn_wr *w, size_t n, const char *path, lp_err *err)
+{
+    *w = (lp_nn_wr){.n = n};
+    if (!(w->p = malloc(n ? n : 1)))
+        return lp_err_set(err, LP_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+    return 0;
+}
+
+void lp_nn_wr_bytes(lp_nn_wr *w, const void *b, size_t n)
+{
+    if (w->bad || n > w->n - w->off) {
+        w->bad = 1;
+        return;
+    }
+    if (n)
+        memcpy(w->p + w->off, b, n);
+    w->off += n;
+}
+
+static void lp_nn_wr_uint(lp_nn_wr *w, uint64_t v, int bytes)
+{
+    unsigned char b[8];
+    for (int i = 0; i < bytes; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    lp_nn_wr_bytes(w, b, (size_t)bytes);
+}
+
+void lp_nn_wr_u16(lp_nn_wr *w, uint16_t v)
+{
+    lp_nn_wr_uint(w, v, 2);
+}
+
+void lp_nn_wr_u32(lp_nn_wr *w, uint32_t v)
+{
+    lp_nn_wr_uint(w, v, 4);
+}
+
+void lp_nn_wr_u64(lp_nn_wr *w, uint64_t v)
+{
+    lp_nn_wr_uint(w, v, 8);
+}
+
+void lp_nn_wr_f32(lp_nn_wr *w, float f)
+{
+    uint32_t v;
+    memcpy(&v, &f, sizeof v);
+    lp_nn_wr_uint(w, v, 4);
+}
+
+void lp_nn_wr_f64(lp_nn_wr *w, double f)
+{
+    uint64_t v;
+    memcpy(&v, &f, sizeof v);
+    lp_nn_wr_uint(w, v, 8);
+}
+
+void lp_nn_wr_text(lp_nn_wr *w, const char *s)
+{
+    size_t len = strlen(s);
+    if (len > UINT16_MAX) {
+        w->bad = 1;
+        return;
+    }
+    lp_nn_wr_u16(w, (uint16_t)len);
+    lp_nn_wr_bytes(w, s, len);
+}
+
+void lp_nn_wr_head(lp_nn_wr *w, const unsigned char *magic, size_t magic_len,
+                   uint32_t version, uint32_t flags)
+{
+    lp_nn_wr_bytes(w, magic, magic_len);
+    lp_nn_wr_u32(w, version);
+    lp_nn_wr_u32(w, flags);
+    lp_nn_wr_u64(w, w->n);
+}
+
+int lp_nn_wr_commit(lp_nn_wr *w, const char *path, lp_err *err)
+{
+    lp_nn_wr_u32(w, lp_nn_crc32(0, w->p, w->off));
+    int rc;
+    if (w->bad)
+        rc = lp_err_set(err, LP_EINVAL, "%s: the fields overrun the %zu bytes computed for the "
+                        "file (a writer bug): nothing written", path, w->n);
+    else if (w->off != w->n)
+        rc = lp_err_set(err, LP_EINVAL, "%s: the fields fill %zu of the %zu bytes computed for "
+                        "the file (a writer bug): nothing written", path, w->off, w->n);
+    else
+        rc = lp_nn_write_atomic(path, w->p, w->n, err);
+    free(w->p);
+    w->p = NULL;
+    return rc;
 }

@@ -1022,6 +1022,39 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
+/* Fills one array element from the current row. */
+typedef void (*row_reader)(sqlite3_stmt *st, void *elem);
+
+/* Runs sql and appends an element of elem bytes per row to *arr (*n of them, grown as
+ * needed), each filled in by fill; what names the query in messages. */
+static int query_rows(lp_store *s, const char *sql, const char *what, void **arr, size_t *n,
+                      size_t elem, row_reader fill, lp_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int rc;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_err(s, what, err);
+    while ((rc = step_one(s, st, what, err)) > 0) {
+        if (grow(arr, &cap, *n, elem)) {
+            rc = lp_err_set(err, LP_ENOMEM, "%s: out of memory", s->path);
+            break;
+        }
+        fill(st, (char *)*arr + (*n)++ * elem);
+    }
+    sqlite3_finalize(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void read_platform_count(sqlite3_stmt *st, void *elem)
+{
+    lp_store_platform_count *c = elem;
+    copy_col(c->name, sizeof c->name, st, 0);
+    copy_col(c->engine, sizeof c->engine, st, 1);
+    c->kernels = sqlite3_column_int64(st, 2);
+    c->model_measurements = sqlite3_column_int64(st, 3);
+}
+
 static int stats_per_platform(lp_store *s, lp_store_stats *out, lp_err *err)
 {
     static const char sql[] =
@@ -1029,24 +1062,16 @@ static int stats_per_platform(lp_store *s, lp_store_stats *out, lp_err *err)
         "(SELECT count(*) FROM kernel_measurements k WHERE k.platform_id = p.id), "
         "(SELECT count(*) FROM model_measurements m WHERE m.platform_id = p.id) "
         "FROM platforms p ORDER BY p.name";
-    sqlite3_stmt *st = NULL;
-    size_t cap = 0;
-    int rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, "count per platform", err);
-    while ((rc = step_one(s, st, "count per platform", err)) > 0) {
-        if (grow((void **)&out->per_platform, &cap, out->n_per_platform, sizeof *out->per_platform)) {
-            rc = lp_err_set(err, LP_ENOMEM, "%s: out of memory", s->path);
-            break;
-        }
-        lp_store_platform_count *c = &out->per_platform[out->n_per_platform++];
-        copy_col(c->name, sizeof c->name, st, 0);
-        copy_col(c->engine, sizeof c->engine, st, 1);
-        c->kernels = sqlite3_column_int64(st, 2);
-        c->model_measurements = sqlite3_column_int64(st, 3);
-    }
-    sqlite3_finalize(st);
-    return rc < 0 ? rc : 0;
+    return query_rows(s, sql, "count per platform", (void **)&out->per_platform,
+                      &out->n_per_platform, sizeof *out->per_platform, read_platform_count, err);
+}
+
+static void read_kernel_count(sqlite3_stmt *st, void *elem)
+{
+    lp_store_kernel_count *c = elem;
+    copy_col(c->platform, sizeof c->platform, st, 0);
+    copy_col(c->kernel_type, sizeof c->kernel_type, st, 1);
+    c->count = sqlite3_column_int64(st, 2);
 }
 
 static int stats_per_kernel(lp_store *s, lp_store_stats *out, lp_err *err)
@@ -1055,23 +1080,8 @@ static int stats_per_kernel(lp_store *s, lp_store_stats *out, lp_err *err)
         "SELECT p.name, k.kernel_type, count(*) FROM kernel_measurements k "
         "JOIN platforms p ON p.id = k.platform_id "
         "GROUP BY k.platform_id, k.kernel_type ORDER BY p.name, k.kernel_type";
-    sqlite3_stmt *st = NULL;
-    size_t cap = 0;
-    int rc;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, "count per kernel type", err);
-    while ((rc = step_one(s, st, "count per kernel type", err)) > 0) {
-        if (grow((void **)&out->per_kernel, &cap, out->n_per_kernel, sizeof *out->per_kernel)) {
-            rc = lp_err_set(err, LP_ENOMEM, "%s: out of memory", s->path);
-            break;
-        }
-        lp_store_kernel_count *c = &out->per_kernel[out->n_per_kernel++];
-        copy_col(c->platform, sizeof c->platform, st, 0);
-        copy_col(c->kernel_type, sizeof c->kernel_type, st, 1);
-        c->count = sqlite3_column_int64(st, 2);
-    }
-    sqlite3_finalize(st);
-    return rc < 0 ? rc : 0;
+    return query_rows(s, sql, "count per kernel type", (void **)&out->per_kernel,
+                      &out->n_per_kernel, sizeof *out->per_kernel, read_kernel_count, err);
 }
 
 int lp_store_get_stats(lp_store *s, lp_store_stats *out, lp_err *err)

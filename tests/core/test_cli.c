@@ -8,16 +8,6 @@
 
 #define CFG LP_TEST_FIXTURE_DIR "/configs/"
 
-/* Runs the CLI over the built plugins; asserts the exit code; returns the output. */
-static char *cli_expect(int code, const char *args)
-{
-    char *out = NULL;
-    int rc = lp_test_cli(args, &out);
-    cr_assert_not_null(out);
-    cr_assert_eq(rc, code, "litepred %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    return out;
-}
-
 static void expect_line(const char *out, const char *line)
 {
     cr_assert(strstr(out, line) != NULL, "expected \"%s\" in:\n%s", line, out);
@@ -25,15 +15,15 @@ static void expect_line(const char *out, const char *line)
 
 Test(cli, top_level_help_lists_verbs)
 {
-    char *out = cli_expect(0, "--help");
+    char *out = lp_test_cli_expect(0, "--help");
     expect_line(out, "usage: litepred");
     expect_line(out, "  plugins");
     expect_line(out, "  check");
     expect_line(out, "  store");
     expect_line(out, "  report");
     free(out);
-    free(cli_expect(2, ""));
-    out = cli_expect(2, "frobnicate");
+    free(lp_test_cli_expect(2, ""));
+    out = lp_test_cli_expect(2, "frobnicate");
     expect_line(out, "unknown verb 'frobnicate'");
     free(out);
 }
@@ -45,7 +35,7 @@ Test(cli, every_verb_has_help)
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         char args[64];
         snprintf(args, sizeof args, "%s --help", verbs[i]);
-        char *out = cli_expect(0, args);
+        char *out = lp_test_cli_expect(0, args);
         expect_line(out, "usage: litepred ");
         free(out);
     }
@@ -68,7 +58,7 @@ Test(cli, plugins_lists_fixture_plugins_with_files)
     cr_assert_null(strstr(out, "kernel "), "engine filter must hide kernels");
     expect_line(out, "engine     native");
     free(out);
-    out = cli_expect(2, "plugins gadgets");
+    out = lp_test_cli_expect(2, "plugins gadgets");
     expect_line(out, "unknown kind 'gadgets'");
     free(out);
 }
@@ -90,13 +80,13 @@ Test(cli, help_prints_the_option_table)
     expect_line(out, "unknown kernel plugin 'optdemox' (available: ");
     expect_line(out, "optdemo, reqdemo");
     free(out);
-    free(cli_expect(2, "help kernel"));
-    free(cli_expect(2, "help widget/x"));
+    free(lp_test_cli_expect(2, "help kernel"));
+    free(lp_test_cli_expect(2, "help widget/x"));
 }
 
 Test(cli, check_good_platform)
 {
-    char *out = cli_expect(0, "check " CFG "good.yaml");
+    char *out = lp_test_cli_expect(0, "check " CFG "good.yaml");
     expect_line(out, CFG "good.yaml: ok");
     free(out);
 }
@@ -123,7 +113,7 @@ Test(cli, check_reports_each_problem_with_position)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];
         snprintf(args, sizeof args, "check %s%s", CFG, cases[i].file);
-        char *out = cli_expect(2, args);
+        char *out = lp_test_cli_expect(2, args);
         expect_line(out, cases[i].line);
         free(out);
     }
@@ -131,11 +121,12 @@ Test(cli, check_reports_each_problem_with_position)
 
 Test(cli, check_counts_failures_and_keeps_going)
 {
-    char *out = cli_expect(2, "check " CFG "good.yaml " CFG "bad-type.yaml " CFG "unknown-key.yaml");
+    char *out = lp_test_cli_expect(2, "check " CFG "good.yaml " CFG "bad-type.yaml " CFG
+                                      "unknown-key.yaml");
     expect_line(out, CFG "good.yaml: ok");
     expect_line(out, "2 of 3 files failed");
     free(out);
-    out = cli_expect(1, "check /nonexistent/platform.yaml");
+    out = lp_test_cli_expect(1, "check /nonexistent/platform.yaml");
     expect_line(out, "/nonexistent/platform.yaml: cannot open: No such file or directory");
     free(out);
 }

@@ -1,5 +1,6 @@
 /* Loader tests: deliberately broken plugins, each with its exact error. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,19 @@ static int open_dir(const char *dir, lp_registry **reg, lp_err *err)
 {
     char *dirs[] = {(char *)dir};
     return lp_registry_open(reg, dirs, 1, err);
+}
+
+/* A registry over the broken plugin in FIX/name fails with code and exactly msg, and
+ * leaves no registry behind. */
+static void expect_refused(const char *name, int code, const char *msg)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", FIX, name);
+    lp_registry *reg = NULL;
+    lp_err err = {0};
+    cr_assert_eq(open_dir(dir, &reg, &err), code, "%s: %s", name, err.msg);
+    cr_assert_str_eq(err.msg, msg);
+    cr_assert_null(reg);
 }
 
 Test(loader, good_plugins_load_sorted_with_paths)
@@ -33,73 +47,56 @@ Test(loader, good_plugins_load_sorted_with_paths)
 
 Test(loader, missing_entry_symbol)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/noentry", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/noentry/noentry.so: no entry symbol 'lp_plugin_entry' "
-                              "(not a litepred plugin)");
-    cr_assert_null(reg);
+    expect_refused("noentry", LP_EABI,
+                   FIX "/noentry/noentry.so: no entry symbol 'lp_plugin_entry' "
+                   "(not a litepred plugin)");
 }
 
 Test(loader, wrong_abi_major)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/abimajor", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/abimajor/abimajor.so: plugin ABI 2.0 is incompatible with core ABI 1.0");
+    expect_refused("abimajor", LP_EABI,
+                   FIX "/abimajor/abimajor.so: plugin ABI 2.0 is incompatible with core ABI 1.0");
 }
 
 Test(loader, newer_abi_minor)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/abiminor", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/abiminor/abiminor.so: plugin ABI 1.1 is incompatible with core ABI 1.0");
+    expect_refused("abiminor", LP_EABI,
+                   FIX "/abiminor/abiminor.so: plugin ABI 1.1 is incompatible with core ABI 1.0");
 }
 
 Test(loader, duplicate_kind_and_name_names_both_files)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/duplicate", &reg, &err), LP_EEXIST);
-    cr_assert_str_eq(err.msg, "duplicate kernel plugin 'dup': " FIX "/duplicate/dup-a.so and " FIX
-                              "/duplicate/dup-b.so");
+    expect_refused("duplicate", LP_EEXIST,
+                   "duplicate kernel plugin 'dup': " FIX "/duplicate/dup-a.so and " FIX
+                   "/duplicate/dup-b.so");
 }
 
 Test(loader, failing_init_carries_the_plugin_message)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/initfail", &reg, &err), LP_EPLUGIN);
-    cr_assert_str_eq(err.msg, FIX "/initfail/initfail.so: kernel plugin 'initfail' init failed: "
-                              "libimaginary.so.3: not found");
+    expect_refused("initfail", LP_EPLUGIN,
+                   FIX "/initfail/initfail.so: kernel plugin 'initfail' init failed: "
+                   "libimaginary.so.3: not found");
 }
 
 Test(loader, bad_option_table_is_rejected_at_load)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/badopts", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/badopts/badopts.so: bad option table: option 'level' default 99 "
-                              "is outside [0, 10]");
+    expect_refused("badopts", LP_EABI,
+                   FIX "/badopts/badopts.so: bad option table: option 'level' default 99 "
+                   "is outside [0, 10]");
 }
 
 Test(loader, kernel_ops_checked_at_load)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/badkernel", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/badkernel/badkernel.so: kernel plugin 'badkernel': n_features is 5, "
-                              "but 1 feature dims allow 2 (FLOPs) or 3 (FLOPs, params)");
+    expect_refused("badkernel", LP_EABI,
+                   FIX "/badkernel/badkernel.so: kernel plugin 'badkernel': n_features is 5, "
+                   "but 1 feature dims allow 2 (FLOPs) or 3 (FLOPs, params)");
 }
 
 Test(loader, engine_ops_checked_at_load)
 {
-    lp_registry *reg = NULL;
-    lp_err err = {0};
-    cr_assert_eq(open_dir(FIX "/badengine", &reg, &err), LP_EABI);
-    cr_assert_str_eq(err.msg, FIX "/badengine/badengine.so: engine plugin 'badengine': ops lack a "
-                              "required member (supports, prepare, run, output and release are required)");
+    expect_refused("badengine", LP_EABI,
+                   FIX "/badengine/badengine.so: engine plugin 'badengine': ops lack a "
+                   "required member (supports, prepare, run, output and release are required)");
 }
 
 Test(loader, file_that_is_not_a_shared_object)

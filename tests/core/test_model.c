@@ -141,12 +141,7 @@ Test(model, check_reports_every_problem_with_position)
                           "many-problems.yaml:9:39: entry 3: unknown key 'extra'",
                           "many-problems.yaml:6:5: kernel 0 (conv-bn-relu): config",
                           "many-problems.yaml:7:5: kernel 1: unknown kernel type 'no-such-kernel'"};
-    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
-        int found = 0;
-        for (size_t i = 0; i < diag.n && !found; i++)
-            found = strstr(diag.msgs[i], want[w]) != NULL;
-        cr_assert(found, "no problem \"%s\" among %zu", want[w], diag.n);
-    }
+    lp_test_expect_diag(&diag, want, sizeof want / sizeof want[0]);
     lp_diag_free(&diag);
     cr_assert_eq(lp_check_file(reg, FIX "inconsistent.yaml", &diag, &err), LP_EINVAL);
     cr_assert_eq(diag.n, 1u);
@@ -198,24 +193,15 @@ Test(model, built_model_resolves_checks_and_saves)
 
 /* ---- litepred model show -------------------------------------------------------- */
 
-static char *cli_expect(int code, const char *args)
-{
-    char *out = NULL;
-    int rc = lp_test_cli(args, &out);
-    cr_assert_not_null(out);
-    cr_assert_eq(rc, code, "litepred %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    return out;
-}
-
 Test(model_cli, show_prints_rows_and_totals)
 {
-    char *out = cli_expect(0, "model show " MODELS "mobilenetv2-1.0.yaml");
+    char *out = lp_test_cli_expect(0, "model show " MODELS "mobilenetv2-1.0.yaml");
     cr_assert(strstr(out, "model mobilenetv2-1.0 (space mobilenetv2-1.0): input 1x224x224x3"), "%s", out);
     cr_assert(strstr(out, "    0  conv-bn-relu    hw=224,cin=3,cout=32,k=3,s=2,act=relu6"), "%s", out);
     cr_assert(strstr(out, "1x112x112x32\n"), "%s", out);
     cr_assert(strstr(out, "total: 64 kernels, 300774272 MACs (300.77M)"), "%s", out);
     free(out);
-    out = cli_expect(0, "model show " MODELS "deit-tiny.yaml");
+    out = lp_test_cli_expect(0, "model show " MODELS "deit-tiny.yaml");
     cr_assert(strstr(out, "tokens          cls=1"), "%s", out);
     cr_assert(strstr(out, "197x192\n"), "%s", out);
     free(out);
@@ -223,14 +209,14 @@ Test(model_cli, show_prints_rows_and_totals)
 
 Test(model_cli, show_rejects_inconsistent_model)
 {
-    char *out = cli_expect(2, "model show " FIX "inconsistent.yaml");
+    char *out = lp_test_cli_expect(2, "model show " FIX "inconsistent.yaml");
     cr_assert(strstr(out, "kernel 3 (conv-bn-relu): input 0 expects 1x112x112x24 but entry 2"),
               "%s", out);
     free(out);
-    free(cli_expect(1, "model show " FIX "no-such-file.yaml"));
-    free(cli_expect(0, "model --help"));
-    free(cli_expect(2, "model"));
-    free(cli_expect(2, "model frob x.yaml"));
-    free(cli_expect(2, "model show"));
-    free(cli_expect(2, "model show a.yaml b.yaml"));
+    free(lp_test_cli_expect(1, "model show " FIX "no-such-file.yaml"));
+    free(lp_test_cli_expect(0, "model --help"));
+    free(lp_test_cli_expect(2, "model"));
+    free(lp_test_cli_expect(2, "model frob x.yaml"));
+    free(lp_test_cli_expect(2, "model show"));
+    free(lp_test_cli_expect(2, "model show a.yaml b.yaml"));
 }

@@ -1,24 +1,18 @@
 /* The core's nn: gradients of dense layers, activations and losses against central
  * finite differences; Adam on a quadratic; the cosine schedule; bit-identical training
- * from a seed; the trainer's guards; normalisation; CRC-32 and atomic files. */
+ * from a seed; the trainer's guards; normalisation; CRC-32, atomic files and the
+ * checksummed-file writer against the reader. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <litepred/litepred.h>
 #include <litepred/nn.h>
 #include <litepred/space.h>
 
 #include "lp_test.h"
-
-/* Asserts only on failure: ctest runs with --full-stats, which records every passing assertion. */
-#define CHECK(cond, ...)                 \
-    do {                                 \
-        if (!(cond))                     \
-            cr_assert_fail(__VA_ARGS__); \
-    } while (0)
 
 static lp_mlp *make_net(size_t n_layers, const int *sizes, const lp_nn_act *act,
                         const float *slope, uint64_t seed)
@@ -100,8 +94,8 @@ static void gradcheck(lp_nn_loss loss, const lp_nn_act *act, const float *slope)
     const float *out = lp_mlp_forward(m, ws, x, B);
     ref_forward(m, w, xd, B, out_d);
     for (int r = 0; r < B; r++)
-        CHECK(fabs(out[r] - out_d[r]) <= 1e-5 * (1 + fabs(out_d[r])), "forward row %d: %g vs %g",
-              r, (double)out[r], out_d[r]);
+        LP_CHECK(fabs(out[r] - out_d[r]) <= 1e-5 * (1 + fabs(out_d[r])), "forward row %d: %g vs %g",
+                 r, (double)out[r], out_d[r]);
     lp_nn_loss_eval(loss, out, y, B, grad);
     lp_mlp_backward(m, ws, grad, dx);
     const double h = 1e-6;
@@ -113,8 +107,9 @@ static void gradcheck(lp_nn_loss loss, const lp_nn_act *act, const float *slope)
         double lm = ref_loss(m, w, xd, yd, B, loss);
         w[i] = keep;
         double num = (lp - lm) / (2 * h), ana = m->grads[i];
-        CHECK(fabs(num - ana) <= 1e-4 + 1e-3 * fabs(num), "%s: param %zu: analytic %g, numeric %g",
-              lp_nn_loss_name(loss), i, ana, num);
+        LP_CHECK(fabs(num - ana) <= 1e-4 + 1e-3 * fabs(num),
+                 "%s: param %zu: analytic %g, numeric %g",
+                 lp_nn_loss_name(loss), i, ana, num);
     }
     for (int i = 0; i < B * 3; i++) {
         double keep = xd[i];
@@ -124,8 +119,8 @@ static void gradcheck(lp_nn_loss loss, const lp_nn_act *act, const float *slope)
         double lm = ref_loss(m, w, xd, yd, B, loss);
         xd[i] = keep;
         double num = (lp - lm) / (2 * h);
-        CHECK(fabs(num - dx[i]) <= 1e-4 + 1e-3 * fabs(num), "input %d: analytic %g, numeric %g",
-              i, (double)dx[i], num);
+        LP_CHECK(fabs(num - dx[i]) <= 1e-4 + 1e-3 * fabs(num), "input %d: analytic %g, numeric %g",
+                 i, (double)dx[i], num);
     }
     free(w);
     lp_mlp_ws_free(ws);
@@ -179,8 +174,8 @@ Test(nn, gradcheck_wide_layers)
         double lm = ref_loss(m, w, xd, yd, B, LP_NN_MAPE);
         w[i] = keep;
         double num = (lp - lm) / 2e-6;
-        CHECK(fabs(num - m->grads[i]) <= 1e-4 + 1e-3 * fabs(num), "param %zu: %g vs %g", i,
-              (double)m->grads[i], num);
+        LP_CHECK(fabs(num - m->grads[i]) <= 1e-4 + 1e-3 * fabs(num), "param %zu: %g vs %g", i,
+                 (double)m->grads[i], num);
     }
     free(w);
     lp_mlp_ws_free(ws);
@@ -237,8 +232,8 @@ Test(nn, cosine_schedule)
     cr_assert_float_eq(lp_nn_cosine_lr(1e-3, 349, 350), 1e-3 * 0.5 * (1 + cos(M_PI * 349 / 350)),
                        1e-18);
     for (int e = 1; e <= 350; e++)
-        CHECK(lp_nn_cosine_lr(1e-3, e, 350) < lp_nn_cosine_lr(1e-3, e - 1, 350),
-              "not decreasing at %d", e);
+        LP_CHECK(lp_nn_cosine_lr(1e-3, e, 350) < lp_nn_cosine_lr(1e-3, e - 1, 350),
+                 "not decreasing at %d", e);
 }
 
 /* y = 0.05 + x0 * x1 + x2^2 on x in [0.2, 1]^3. */
@@ -446,18 +441,93 @@ Test(nn, atomic_write_and_read)
     cr_assert_eq(n, 9);
     cr_assert_eq(memcmp(buf, "new bytes", 9), 0);
     free(buf);
-    DIR *d = opendir(dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += e->d_name[0] != '.';
-    closedir(d);
-    cr_assert_eq(entries, 1, "a temporary file was left behind");
+    cr_assert_eq(lp_test_count_files(dir), 1, "a temporary file was left behind");
     char missing[600];
     snprintf(missing, sizeof missing, "%s/none.bin", dir);
     cr_assert_eq(lp_nn_read_file(missing, &buf, &n, &err), LP_ENOTFOUND);
     cr_assert(strstr(err.msg, "none.bin: cannot open"), "%s", err.msg);
     snprintf(missing, sizeof missing, "%s/no/such/dir/x.bin", dir);
     cr_assert_eq(lp_nn_write_atomic(missing, "x", 1, &err), LP_EIO);
+    lp_test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- checksummed files: the writer against the reader ---------------------------------- */
+
+static const unsigned char demo_magic[4] = {'D', 'E', 'M', 'O'};
+/* magic 4, version 4, flags 4, size 8: the envelope lp_nn_wr_head writes */
+#define DEMO_HEADER 20u
+/* the envelope, a text "ab" (u16 length, 2 bytes), u16, u32, u64, f32, f64, 3 raw bytes,
+ * the checksum */
+#define DEMO_SIZE (DEMO_HEADER + 2 + 2 + 2 + 4 + 8 + 4 + 8 + 3 + 4)
+
+/* Every field kind once; *path gets the file in dir. */
+static int demo_write(const char *dir, size_t size, char *path, size_t cap, lp_err *err)
+{
+    snprintf(path, cap, "%s/demo.bin", dir);
+    lp_nn_wr w;
+    int rc = lp_nn_wr_open(&w, size, path, err);
+    cr_assert_eq(rc, 0, "%s", err->msg);
+    lp_nn_wr_head(&w, demo_magic, sizeof demo_magic, 3, 0x5);
+    lp_nn_wr_text(&w, "ab");
+    lp_nn_wr_u16(&w, 0xbeef);
+    lp_nn_wr_u32(&w, 0x01020304u);
+    lp_nn_wr_u64(&w, 0x1122334455667788ull);
+    lp_nn_wr_f32(&w, -1.5f);
+    lp_nn_wr_f64(&w, 0.1);
+    lp_nn_wr_bytes(&w, "xyz", 3);
+    return lp_nn_wr_commit(&w, path, err);
+}
+
+Test(nn, file_writer_round_trips_through_reader)
+{
+    char *dir = lp_test_tmpdir(), path[512], text[8];
+    lp_err err = {0};
+    cr_assert_eq(demo_write(dir, DEMO_SIZE, path, sizeof path, &err), 0, "%s", err.msg);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    cr_assert_eq(lp_nn_read_file(path, &buf, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, DEMO_SIZE);
+    cr_assert_eq(lp_nn_file_check(buf, n, demo_magic, sizeof demo_magic, DEMO_HEADER, 3, "demo",
+                                  path, &err), 0, "%s", err.msg);
+    static const unsigned char le[] = {0xef, 0xbe, 0x04, 0x03, 0x02, 0x01};
+    cr_assert_eq(memcmp(buf + DEMO_HEADER + 4, le, sizeof le), 0, "little-endian fields");
+    lp_nn_rd r = {.p = buf, .n = n - 4, .off = sizeof demo_magic};
+    cr_assert_eq(lp_nn_rd_uint(&r, 4), 3);
+    cr_assert_eq(lp_nn_rd_uint(&r, 4), 0x5);
+    cr_assert_eq(lp_nn_rd_uint(&r, 8), DEMO_SIZE);
+    cr_assert_eq(lp_nn_rd_text(&r, text, sizeof text), 0);
+    cr_assert_str_eq(text, "ab");
+    cr_assert_eq(lp_nn_rd_uint(&r, 2), 0xbeef);
+    cr_assert_eq(lp_nn_rd_uint(&r, 4), 0x01020304u);
+    cr_assert_eq(lp_nn_rd_uint(&r, 8), 0x1122334455667788ull);
+    cr_assert_eq(lp_nn_rd_f32(&r), -1.5f);
+    cr_assert_eq(lp_nn_rd_f64(&r), 0.1);
+    cr_assert_eq(memcmp(lp_nn_rd_bytes(&r, 3), "xyz", 3), 0);
+    cr_assert(!r.bad && r.off == r.n, "the fields fill the file");
+    cr_assert_null(lp_nn_rd_bytes(&r, 1));
+    cr_assert(r.bad, "reading past the end");
+    buf[0] = 'X';
+    cr_assert_eq(lp_nn_file_check(buf, n, demo_magic, sizeof demo_magic, DEMO_HEADER, 3, "demo",
+                                  path, &err), LP_EPARSE);
+    cr_assert(strstr(err.msg, "bad magic: not a litepred demo file"), "%s", err.msg);
+    free(buf);
+    lp_test_rmtree(dir);
+    free(dir);
+}
+
+/* A size computed wrong either way is refused before anything reaches the disk. */
+Test(nn, file_writer_refuses_a_wrong_size)
+{
+    char *dir = lp_test_tmpdir(), path[512], says[64];
+    lp_err err = {0};
+    cr_assert_eq(demo_write(dir, DEMO_SIZE - 1, path, sizeof path, &err), LP_EINVAL);
+    snprintf(says, sizeof says, "overrun the %u bytes", DEMO_SIZE - 1);
+    cr_assert(strstr(err.msg, says), "%s", err.msg);
+    cr_assert_eq(demo_write(dir, DEMO_SIZE + 2, path, sizeof path, &err), LP_EINVAL);
+    snprintf(says, sizeof says, "fill %u of the %u bytes", DEMO_SIZE, DEMO_SIZE + 2);
+    cr_assert(strstr(err.msg, says), "%s", err.msg);
+    cr_assert_neq(access(path, F_OK), 0, "a file was written");
     lp_test_rmtree(dir);
     free(dir);
 }

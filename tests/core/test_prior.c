@@ -12,34 +12,15 @@
 
 #define SPACES LP_TEST_SOURCE_DIR "/configs/spaces"
 
-static lp_registry *reg;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-}
-
-static void teardown(void)
-{
-    lp_registry_close(reg);
-}
-
-TestSuite(prior, .init = setup, .fini = teardown);
+TestSuite(prior, .init = lp_test_setup_registry, .fini = lp_test_teardown);
 
 static lp_prior build(const char *dir, const char *kernel, size_t per_space, uint64_t seed)
 {
     lp_prior p;
     lp_err err = {0};
-    int rc = lp_prior_build(reg, dir, kernel, per_space, seed, &p, &err);
+    int rc = lp_prior_build(lp_test_reg, dir, kernel, per_space, seed, &p, &err);
     cr_assert_eq(rc, 0, "%s: %s", kernel, err.msg);
     return p;
-}
-
-static const lp_kernel_ops *kops(const char *name)
-{
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_KERNEL, name);
-    cr_assert_not_null(p, "kernel %s not loaded", name);
-    return lp_plugin_descriptor(p)->ops;
 }
 
 static size_t n_space_files(void)
@@ -57,7 +38,7 @@ Test(prior, weights_sum_to_one_and_rows_are_sorted)
     static const char *const kernels[] = {"conv-bn-relu", "dwconv-bn-relu", "se", "fc", "linear", "mhsa"};
     for (size_t t = 0; t < sizeof kernels / sizeof *kernels; t++) {
         lp_prior p = build(SPACES, kernels[t], 40, 1);
-        const lp_kernel_ops *o = kops(kernels[t]);
+        const lp_kernel_ops *o = lp_test_kernel(kernels[t]);
         cr_assert_gt(p.n, 0, "%s has no configs", kernels[t]);
         cr_assert_eq(p.n_models, 40 * n_space_files());
         double wsum = 0;
@@ -130,7 +111,7 @@ static void expect_matches_cli(const char *space, const char *kernel, int n, int
     snprintf(args, sizeof args, "--quiet space configs %s --kernel %s -n %d --seed %d", src, kernel,
              n, seed);
     cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
-    char *mine = to_csv(kops(kernel), &p);
+    char *mine = to_csv(lp_test_kernel(kernel), &p);
     cr_assert_str_eq(mine, out, "%s %s: prior and `space configs` differ", space, kernel);
     cr_assert_eq(p.n_models, (uint64_t)n);
     free(mine);
@@ -158,8 +139,10 @@ Test(prior, pooling_spaces_adds_their_counts)
     for (int i = 0; i < 2; i++) {
         lp_space *s = NULL;
         cr_assert_eq(lp_space_load(paths[i], &s, &err), 0, "%s", err.msg);
-        cr_assert_eq(lp_prior_add_space(&pooled, reg, s, "dwconv-bn-relu", 20, 4, &err), 0, "%s", err.msg);
-        cr_assert_eq(lp_prior_add_space(&one, reg, s, "dwconv-bn-relu", 20, 4, &err), 0, "%s", err.msg);
+        cr_assert_eq(lp_prior_add_space(&pooled, lp_test_reg, s, "dwconv-bn-relu", 20, 4, &err), 0,
+                     "%s", err.msg);
+        cr_assert_eq(lp_prior_add_space(&one, lp_test_reg, s, "dwconv-bn-relu", 20, 4, &err), 0,
+                     "%s", err.msg);
         total += one.total;
         lp_prior_free(&one);
         lp_space_free(s);
@@ -173,15 +156,17 @@ Test(prior, errors_and_absent_kernels)
 {
     lp_prior p;
     lp_err err = {0};
-    cr_assert_eq(lp_prior_build(reg, SPACES, "no-such-kernel", 5, 0, &p, &err), LP_ENOTFOUND);
+    cr_assert_eq(lp_prior_build(lp_test_reg, SPACES, "no-such-kernel", 5, 0, &p, &err),
+                 LP_ENOTFOUND);
     cr_assert(strstr(err.msg, "no-such-kernel") && strstr(err.msg, "conv-bn-relu"), "%s", err.msg);
     char *dir = lp_test_tmpdir();
-    cr_assert_eq(lp_prior_build(reg, dir, "fc", 5, 0, &p, &err), LP_ENOTFOUND);
+    cr_assert_eq(lp_prior_build(lp_test_reg, dir, "fc", 5, 0, &p, &err), LP_ENOTFOUND);
     cr_assert(strstr(err.msg, "no space files"), "%s", err.msg);
     lp_test_rmtree(dir);
     free(dir);
     /* grouped-conv (ShuffleNet's) occurs in none of the six spaces: an empty prior, not an error. */
-    cr_assert_eq(lp_prior_build(reg, SPACES, "grouped-conv", 5, 0, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_prior_build(lp_test_reg, SPACES, "grouped-conv", 5, 0, &p, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(p.n, 0);
     cr_assert_eq(p.total, 0);
     lp_prior_free(&p);

@@ -373,12 +373,7 @@ Test(space, bad_space_reports_every_problem_with_position)
                           "bad-space.yaml:9:29: 'c' values must be numbers",
                           "unknown key 'colour'",
                           "missing required key 'heads'"};
-    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
-        int found = 0;
-        for (size_t i = 0; i < diag.n && !found; i++)
-            found = strstr(diag.msgs[i], want[w]) != NULL;
-        cr_assert(found, "no problem \"%s\" among %zu", want[w], diag.n);
-    }
+    lp_test_expect_diag(&diag, want, sizeof want / sizeof want[0]);
     lp_diag_free(&diag);
     lp_registry_close(reg);
 }
@@ -398,18 +393,9 @@ Test(space, find_by_name_file_and_path)
 
 /* ---- the space verbs --------------------------------------------------------- */
 
-static char *cli_expect(int code, const char *args)
-{
-    char *out = NULL;
-    int rc = lp_test_cli(args, &out);
-    cr_assert_not_null(out);
-    cr_assert_eq(rc, code, "litepred %s: exit %d, expected %d; output:\n%s", args, rc, code, out);
-    return out;
-}
-
 Test(space_cli, list_names_every_space)
 {
-    char *out = cli_expect(0, "space list --spaces " SPACES);
+    char *out = lp_test_cli_expect(0, "space list --spaces " SPACES);
     for (size_t i = 0; i < N_SPACES; i++)
         cr_assert(strstr(out, all_spaces[i]), "%s missing from:\n%s", all_spaces[i], out);
     free(out);
@@ -420,23 +406,24 @@ Test(space_cli, sample_twice_gives_identical_files)
     char *dir = lp_test_tmpdir(), cmd[1024], *out = NULL;
     snprintf(cmd, sizeof cmd, "--quiet space sample ofa-mbv3-w1.2 -n 20 --seed 5 --out %s/a "
              "--spaces " SPACES, dir);
-    free(cli_expect(0, cmd));
+    free(lp_test_cli_expect(0, cmd));
     snprintf(cmd, sizeof cmd, "--quiet space sample ofa-mbv3-w1.2 --seed 5 -n 20 --out %s/b "
              "--spaces " SPACES, dir);
-    free(cli_expect(0, cmd));
+    free(lp_test_cli_expect(0, cmd));
     snprintf(cmd, sizeof cmd, "diff -r %s/a %s/b && ls %s/a | wc -l", dir, dir, dir);
     cr_assert_eq(lp_test_run(cmd, &out), 0, "%s", out);
     cr_assert_eq(atoi(out), 20, "%s", out);
     free(out);
     snprintf(cmd, sizeof cmd, "check %s/a/ofa-mbv3-w1.2-s5-0007.yaml", dir);
-    free(cli_expect(0, cmd));
+    free(lp_test_cli_expect(0, cmd));
     lp_test_rmtree(dir);
     free(dir);
 }
 
 Test(space_cli, configs_csv_counts_kernels)
 {
-    char *out = cli_expect(0, "--quiet space configs " FIX "tiny.yaml --kernel se -n 40 --seed 2");
+    char *out = lp_test_cli_expect(0, "--quiet space configs " FIX
+                                      "tiny.yaml --kernel se -n 40 --seed 2");
     const char *head = "hw,c,cse,act,count,weight\n";
     cr_assert(!strncmp(out, head, strlen(head)), "%s", out);
     double wsum = 0;
@@ -455,13 +442,13 @@ Test(space_cli, configs_csv_counts_kernels)
 
 Test(space_cli, usage_errors_exit_2)
 {
-    free(cli_expect(0, "space --help"));
-    free(cli_expect(2, "space"));
-    free(cli_expect(2, "space frobnicate"));
-    free(cli_expect(2, "space sample ofa-resnet -n 2 --spaces " SPACES));           /* no --out */
-    free(cli_expect(2, "space sample ofa-resnet -n x --out /tmp --spaces " SPACES));
-    free(cli_expect(2, "space configs ofa-resnet --spaces " SPACES));              /* no --kernel */
-    free(cli_expect(2, "space configs ofa-resnet --kernel nope --spaces " SPACES));
-    free(cli_expect(2, "space configs no-such-space --kernel se --spaces " SPACES));
-    free(cli_expect(2, "space list --bogus"));
+    free(lp_test_cli_expect(0, "space --help"));
+    free(lp_test_cli_expect(2, "space"));
+    free(lp_test_cli_expect(2, "space frobnicate"));
+    free(lp_test_cli_expect(2, "space sample ofa-resnet -n 2 --spaces " SPACES));   /* no --out */
+    free(lp_test_cli_expect(2, "space sample ofa-resnet -n x --out /tmp --spaces " SPACES));
+    free(lp_test_cli_expect(2, "space configs ofa-resnet --spaces " SPACES));      /* no --kernel */
+    free(lp_test_cli_expect(2, "space configs ofa-resnet --kernel nope --spaces " SPACES));
+    free(lp_test_cli_expect(2, "space configs no-such-space --kernel se --spaces " SPACES));
+    free(lp_test_cli_expect(2, "space list --bogus"));
 }

@@ -257,7 +257,10 @@ float lp_nn_f16_to_f32(uint16_t h);
 /** Rounds n floats in place to their nearest binary16 values (what an f16 file holds). */
 void lp_nn_round_f16(float *v, size_t n);
 
-/* ---- reading checksummed model files (mlp, rf) ------------------------------ */
+/* ---- checksummed model files (mlp, rf, vae) -------------------------------------- */
+
+/* Every format shares one envelope: magic, u32 version, u32 flags, u64 total size after
+ * the magic, the format's own fields, then a u32 CRC-32 of every byte before it. */
 
 /** A little-endian cursor over a file image whose size and checksum are verified; reading
  *  past the end sets bad (a broken writer, not a broken disk). */
@@ -274,14 +277,50 @@ const unsigned char *lp_nn_rd_bytes(lp_nn_rd *r, size_t n);
 uint64_t lp_nn_rd_uint(lp_nn_rd *r, int bytes);
 /** The next little-endian float32. */
 float lp_nn_rd_f32(lp_nn_rd *r);
+/** The next little-endian float64. */
+double lp_nn_rd_f64(lp_nn_rd *r);
 /** A u16-length printable string into dst (cap bytes with its NUL); -1 when it does not fit. */
 int lp_nn_rd_text(lp_nn_rd *r, char *dst, size_t cap);
 /** Checks a model file's envelope before any field is trusted: magic, then u32 version,
  *  u32 flags, u64 total size after the magic, and a CRC-32 of everything before the last 4
- *  bytes; `what` names the format in messages ("mlp"). */
+ *  bytes. `what` names the format in messages ("mlp predictor": "not a litepred mlp
+ *  predictor file"). A foreign magic is LP_EPARSE, a newer version LP_EUNSUPPORTED, the
+ *  rest LP_ECORRUPT. */
 int lp_nn_file_check(const unsigned char *buf, size_t n, const unsigned char *magic,
                      size_t magic_len, unsigned header, uint32_t version, const char *what,
                      const char *path, lp_err *err);
+
+/** A little-endian cursor filling a file image whose size was computed beforehand;
+ *  writing past the end sets bad instead (the size and the fields disagree: a bug). */
+typedef struct lp_nn_wr {
+    unsigned char *p; /**< the image (malloc'd by lp_nn_wr_open) */
+    size_t n;         /**< its size, checksum included */
+    size_t off;       /**< write position */
+    int bad;          /**< a write ran past the end */
+} lp_nn_wr;
+
+/** Allocates an image of n bytes (the whole file, checksum included); errors name path. */
+int lp_nn_wr_open(lp_nn_wr *w, size_t n, const char *path, lp_err *err);
+/** Writes the envelope lp_nn_file_check reads: magic, u32 version, u32 flags, u64 w->n. */
+void lp_nn_wr_head(lp_nn_wr *w, const unsigned char *magic, size_t magic_len,
+                   uint32_t version, uint32_t flags);
+/** Writes n bytes. */
+void lp_nn_wr_bytes(lp_nn_wr *w, const void *b, size_t n);
+/** Writes a little-endian u16. */
+void lp_nn_wr_u16(lp_nn_wr *w, uint16_t v);
+/** Writes a little-endian u32. */
+void lp_nn_wr_u32(lp_nn_wr *w, uint32_t v);
+/** Writes a little-endian u64. */
+void lp_nn_wr_u64(lp_nn_wr *w, uint64_t v);
+/** Writes a little-endian float32. */
+void lp_nn_wr_f32(lp_nn_wr *w, float f);
+/** Writes a little-endian float64. */
+void lp_nn_wr_f64(lp_nn_wr *w, double f);
+/** Writes s as lp_nn_rd_text reads it: u16 length, then the bytes without a NUL. */
+void lp_nn_wr_text(lp_nn_wr *w, const char *s);
+/** Appends the CRC-32 of everything written, checks that the fields filled the image
+ *  exactly, writes it to path with lp_nn_write_atomic and frees it (also on failure). */
+int lp_nn_wr_commit(lp_nn_wr *w, const char *path, lp_err *err);
 
 /** Reads a whole file into a malloc'd buffer (*buf, *n); errors name the path. */
 int lp_nn_read_file(const char *path, unsigned char **buf, size_t *n, lp_err *err);

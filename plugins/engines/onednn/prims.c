@@ -31,6 +31,35 @@ static int lp_dn_view(lp_dbuild *b, int t, const dnnl_memory_desc_t *md, int arg
     return rc;
 }
 
+/* One memory binding of a primitive: tensor t as argument arg, described by md. */
+typedef struct lp_dn_io {
+    int t;
+    const dnnl_memory_desc_t *md;
+    int arg;
+} lp_dn_io;
+
+/* At prepare (b->r set) and after a good descriptor (rc 0): binds the n tensors and creates
+ * the primitive. Otherwise passes rc on: describing a graph binds nothing. */
+static int lp_dn_bind(lp_dbuild *b, int rc, const lp_dn_io *io, size_t n)
+{
+    for (size_t i = 0; !rc && b->r && i < n; i++)
+        rc = lp_dn_view(b, io[i].t, io[i].md, io[i].arg);
+    return rc || !b->r ? rc : lp_dn_finish(b);
+}
+
+/* The primitive descriptor of op (a dnnl_*_desc_t) under attr, unless rc already failed;
+ * frees attr either way (the descriptor keeps its own copy). */
+static int lp_dn_pd(lp_dbuild *b, int rc, const void *op, dnnl_primitive_attr_t attr,
+                    const char *nm)
+{
+    if (!rc)
+        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, op, attr, b->e->eng, NULL), b->err,
+                         nm, "dnnl_primitive_desc_create");
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
 /* A constant vector (bias, gamma, beta) copied in once; divided elementwise by div when set
  * (int8 bias lives in the accumulator's scale). */
 static int lp_dn_const(lp_dbuild *b, const float *src, int64_t n, const float *div, int arg)
@@ -209,13 +238,9 @@ static int lp_dn_conv(lp_dbuild *b)
     if (!rc)
         rc = b->int8 ? lp_dq_conv_attr(b, attr, nd->p.conv.act, rows, inner, &q)
                      : lp_dn_post_ops(attr, nd->p.conv.act, 0, 1.0f, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &cd, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
+    rc = lp_dn_pd(b, rc, &cd, attr, nm);
     if (!rc && b->r)
         rc = lp_dn_bind_wb(b, &src, &dst, &user, &q, rows);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
     lp_dq_w_free(&q);
     return rc;
 }
@@ -257,13 +282,9 @@ static int lp_dn_dense(lp_dbuild *b)
     if (!rc)
         rc = b->int8 ? lp_dq_conv_attr(b, attr, b->nd->p.dense.act, n, k, &q)
                      : lp_dn_post_ops(attr, b->nd->p.dense.act, 0, 1.0f, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &ipd, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
+    rc = lp_dn_pd(b, rc, &ipd, attr, nm);
     if (!rc && b->r)
         rc = lp_dn_bind_wb(b, &src, &dst, &user, &q, n);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
     lp_dq_w_free(&q);
     return rc;
 }
@@ -298,20 +319,11 @@ static int lp_dn_matmul(lp_dbuild *b)
     if (!rc && alpha != 1.0f)
         rc = lp_dn_check(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha), b->err, nm,
                          "dnnl_primitive_attr_set_output_scales");
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &md, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[0], &amd, DNNL_ARG_SRC);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[1], &bmd, DNNL_ARG_WEIGHTS);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->out, &ymd, DNNL_ARG_DST);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    rc = lp_dn_pd(b, rc, &md, attr, nm);
+    const lp_dn_io io[] = {{b->nd->in[0], &amd, DNNL_ARG_SRC},
+                           {b->nd->in[1], &bmd, DNNL_ARG_WEIGHTS},
+                           {b->nd->out, &ymd, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 /* ---- pool: max, average excluding padding, global average as one H x W window ---- */
@@ -346,18 +358,9 @@ static int lp_dn_pool(lp_dbuild *b)
                          b->err, nm, "dnnl_pooling_forward_desc_init");
     if (!rc)
         rc = lp_dn_attr(&attr, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &pd, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, nd->in[0], &src, DNNL_ARG_SRC);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, nd->out, &dst, DNNL_ARG_DST);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    rc = lp_dn_pd(b, rc, &pd, attr, nm);
+    const lp_dn_io io[] = {{nd->in[0], &src, DNNL_ARG_SRC}, {nd->out, &dst, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 /* ---- standalone activation: an eltwise primitive (hsigmoid's second step as a post-op) ---- */
@@ -381,18 +384,9 @@ static int lp_dn_act(lp_dbuild *b)
         rc = lp_dn_attr(&attr, b->err, nm);
     if (!rc)
         rc = lp_dn_post_ops(attr, b->nd->p.act.act, 1, 1.0f, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &ed, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[0], &md, DNNL_ARG_SRC);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->out, &md, DNNL_ARG_DST);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    rc = lp_dn_pd(b, rc, &ed, attr, nm);
+    const lp_dn_io io[] = {{b->nd->in[0], &md, DNNL_ARG_SRC}, {b->nd->out, &md, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 /* ---- add (fused act) and mul (b broadcast over the last axis): binary ------------- */
@@ -450,20 +444,11 @@ static int lp_dn_binary(lp_dbuild *b)
     if (!rc)
         rc = b->int8 ? lp_dq_binary_attr(b, attr, act)
                      : lp_dn_post_ops(attr, act, 0, 1.0f, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &bd, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[0], &md0, DNNL_ARG_SRC_0);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[1], &md1, DNNL_ARG_SRC_1);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->out, &mdy, DNNL_ARG_DST);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    rc = lp_dn_pd(b, rc, &bd, attr, nm);
+    const lp_dn_io io[] = {{b->nd->in[0], &md0, DNNL_ARG_SRC_0},
+                           {b->nd->in[1], &md1, DNNL_ARG_SRC_1},
+                           {b->nd->out, &mdy, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 /* ---- softmax and layer normalisation over the last axis ------------------------- */
@@ -482,18 +467,9 @@ static int lp_dn_softmax(lp_dbuild *b)
                      b->err, nm, "dnnl_softmax_forward_desc_init");
     if (!rc)
         rc = lp_dn_attr(&attr, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &sd, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[0], &md, DNNL_ARG_SRC);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->out, &md, DNNL_ARG_DST);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    rc = lp_dn_pd(b, rc, &sd, attr, nm);
+    const lp_dn_io io[] = {{b->nd->in[0], &md, DNNL_ARG_SRC}, {b->nd->out, &md, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 static int lp_dn_layernorm(lp_dbuild *b)
@@ -515,22 +491,13 @@ static int lp_dn_layernorm(lp_dbuild *b)
                      b->err, nm, "dnnl_layer_normalization_forward_desc_init");
     if (!rc)
         rc = lp_dn_attr(&attr, b->err, nm);
-    if (!rc)
-        rc = lp_dn_check(dnnl_primitive_desc_create(&b->pd, &ld, attr, b->e->eng, NULL), b->err,
-                         nm, "dnnl_primitive_desc_create");
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->in[0], &md, DNNL_ARG_SRC);
-    if (!rc && b->r)
-        rc = lp_dn_view(b, b->nd->out, &md, DNNL_ARG_DST);
+    rc = lp_dn_pd(b, rc, &ld, attr, nm);
     if (!rc && b->r)
         rc = lp_dn_const(b, b->g->tensors[b->nd->in[1]].data, c, NULL, DNNL_ARG_SCALE);
     if (!rc && b->r)
         rc = lp_dn_const(b, b->g->tensors[b->nd->in[2]].data, c, NULL, DNNL_ARG_SHIFT);
-    if (!rc && b->r)
-        rc = lp_dn_finish(b);
-    if (attr)
-        dnnl_primitive_attr_destroy(attr);
-    return rc;
+    const lp_dn_io io[] = {{b->nd->in[0], &md, DNNL_ARG_SRC}, {b->nd->out, &md, DNNL_ARG_DST}};
+    return lp_dn_bind(b, rc, io, sizeof io / sizeof *io);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */

@@ -380,40 +380,6 @@ static size_t lp_mlp_n_features(void *priv)
 
 /* ---- the file ------------------------------------------------------------------------ */
 
-static void lp_put_u16(unsigned char **c, uint16_t v)
-{
-    (*c)[0] = (unsigned char)v;
-    (*c)[1] = (unsigned char)(v >> 8);
-    *c += 2;
-}
-
-static void lp_put_u32(unsigned char **c, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        (*c)[i] = (unsigned char)(v >> (8 * i));
-    *c += 4;
-}
-
-static void lp_put_u64(unsigned char **c, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        (*c)[i] = (unsigned char)(v >> (8 * i));
-    *c += 8;
-}
-
-static void lp_put_f32(unsigned char **c, float f)
-{
-    uint32_t v;
-    memcpy(&v, &f, sizeof v);
-    lp_put_u32(c, v);
-}
-
-static void lp_put_bytes(unsigned char **c, const void *b, size_t n)
-{
-    memcpy(*c, b, n);
-    *c += n;
-}
-
 static size_t lp_mlp_file_size(const lp_mlp_pred *p, int f16)
 {
     size_t f = (size_t)p->net->sizes[0], l = p->net->n_layers;
@@ -421,39 +387,32 @@ static size_t lp_mlp_file_size(const lp_mlp_pred *p, int f16)
            8 * l + 8 * f + 4 + 8 + (f16 ? 2 : 4) * p->net->n_params + 4;
 }
 
-static void lp_mlp_encode(const lp_mlp_pred *p, int f16, unsigned char *buf, size_t size)
+static void lp_mlp_encode(const lp_mlp_pred *p, int f16, lp_nn_wr *w)
 {
     const lp_mlp *m = p->net;
-    unsigned char *c = buf;
-    lp_put_bytes(&c, lp_mlp_magic, sizeof lp_mlp_magic);
-    lp_put_u32(&c, LP_MLP_VERSION);
-    lp_put_u32(&c, f16 ? LP_MLP_F16 : 0);
-    lp_put_u64(&c, size);
-    lp_put_u16(&c, (uint16_t)strlen(p->kernel));
-    lp_put_bytes(&c, p->kernel, strlen(p->kernel));
-    lp_put_u16(&c, (uint16_t)strlen(p->info));
-    lp_put_bytes(&c, p->info, strlen(p->info));
-    lp_put_u32(&c, (uint32_t)m->sizes[0]);
-    lp_put_u32(&c, (uint32_t)m->n_layers);
+    lp_nn_wr_head(w, lp_mlp_magic, sizeof lp_mlp_magic, LP_MLP_VERSION, f16 ? LP_MLP_F16 : 0);
+    lp_nn_wr_text(w, p->kernel);
+    lp_nn_wr_text(w, p->info);
+    lp_nn_wr_u32(w, (uint32_t)m->sizes[0]);
+    lp_nn_wr_u32(w, (uint32_t)m->n_layers);
     for (size_t l = 0; l <= m->n_layers; l++)
-        lp_put_u32(&c, (uint32_t)m->sizes[l]);
+        lp_nn_wr_u32(w, (uint32_t)m->sizes[l]);
     for (size_t l = 0; l < m->n_layers; l++) {
-        lp_put_u32(&c, (uint32_t)m->act[l]);
-        lp_put_f32(&c, m->slope[l]);
+        lp_nn_wr_u32(w, (uint32_t)m->act[l]);
+        lp_nn_wr_f32(w, m->slope[l]);
     }
     for (size_t j = 0; j < p->norm.n; j++)
-        lp_put_f32(&c, p->norm.mean[j]);
+        lp_nn_wr_f32(w, p->norm.mean[j]);
     for (size_t j = 0; j < p->norm.n; j++)
-        lp_put_f32(&c, p->norm.std[j]);
-    lp_put_f32(&c, p->norm.y_scale);
-    lp_put_u64(&c, m->n_params);
+        lp_nn_wr_f32(w, p->norm.std[j]);
+    lp_nn_wr_f32(w, p->norm.y_scale);
+    lp_nn_wr_u64(w, m->n_params);
     for (size_t i = 0; i < m->n_params; i++) {
         if (f16)
-            lp_put_u16(&c, lp_nn_f32_to_f16(m->params[i]));
+            lp_nn_wr_u16(w, lp_nn_f32_to_f16(m->params[i]));
         else
-            lp_put_f32(&c, m->params[i]);
+            lp_nn_wr_f32(w, m->params[i]);
     }
-    lp_put_u32(&c, lp_nn_crc32(0, buf, (size_t)(c - buf)));
 }
 
 /* A parameter that binary16 would turn into inf would make every prediction inf or NaN:
@@ -478,18 +437,14 @@ static int lp_mlp_save(void *priv, const char *path, lp_err *err)
         return lp_err_set(err, LP_EINVAL, "mlp: %s: nothing to save: the predictor is untrained",
                           path);
     int f16 = p->weights == LP_MLP_W_F16;
-    if (f16) {
-        int rc = lp_mlp_check_f16_range(p->net, path, err);
-        if (rc)
-            return rc;
-    }
-    size_t size = lp_mlp_file_size(p, f16);
-    unsigned char *buf = malloc(size);
-    if (!buf)
-        return lp_err_set(err, LP_ENOMEM, "mlp: %s: out of memory for %zu bytes", path, size);
-    lp_mlp_encode(p, f16, buf, size);
-    int rc = lp_nn_write_atomic(path, buf, size, err);
-    free(buf);
+    int rc = f16 ? lp_mlp_check_f16_range(p->net, path, err) : 0;
+    if (rc)
+        return rc;
+    lp_nn_wr w;
+    if ((rc = lp_nn_wr_open(&w, lp_mlp_file_size(p, f16), path, err)))
+        return lp_err_prefix(err, "mlp: ");
+    lp_mlp_encode(p, f16, &w);
+    rc = lp_nn_wr_commit(&w, path, err);
     /* The held weights become what the file holds, so this instance predicts exactly as
      * one that loads the file. Only after a good write: a failed save changes nothing
      * (the encoder rounded the same way, so the bytes match either order). */
@@ -504,7 +459,7 @@ static int lp_mlp_check_envelope(const unsigned char *buf, size_t n, const char 
                                  uint32_t *flags, lp_err *err)
 {
     int rc = lp_nn_file_check(buf, n, lp_mlp_magic, sizeof lp_mlp_magic, LP_MLP_HEADER,
-                              LP_MLP_VERSION, "mlp", path, err);
+                              LP_MLP_VERSION, "mlp predictor", path, err);
     if (rc)
         return rc;
     lp_nn_rd r = {.p = buf, .n = n, .off = LP_MLP_FLAGS_OFF};

@@ -927,40 +927,6 @@ static int lp_rf_train(void *priv, const lp_dataset *train, const lp_dataset *va
 
 /* ---- the file ------------------------------------------------------------------------ */
 
-static void lp_put_u16(unsigned char **c, uint16_t v)
-{
-    (*c)[0] = (unsigned char)v;
-    (*c)[1] = (unsigned char)(v >> 8);
-    *c += 2;
-}
-
-static void lp_put_u32(unsigned char **c, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        (*c)[i] = (unsigned char)(v >> (8 * i));
-    *c += 4;
-}
-
-static void lp_put_u64(unsigned char **c, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        (*c)[i] = (unsigned char)(v >> (8 * i));
-    *c += 8;
-}
-
-static void lp_put_f32(unsigned char **c, float f)
-{
-    uint32_t v;
-    memcpy(&v, &f, sizeof v);
-    lp_put_u32(c, v);
-}
-
-static void lp_put_bytes(unsigned char **c, const void *b, size_t n)
-{
-    memcpy(*c, b, n);
-    *c += n;
-}
-
 static size_t lp_rf_file_size(const lp_rf_pred *p)
 {
     const lp_rf_forest *f = p->forest;
@@ -968,29 +934,22 @@ static size_t lp_rf_file_size(const lp_rf_pred *p)
            4 * f->n_trees + LP_RF_NODE_BYTES * f->n_nodes + 4;
 }
 
-static void lp_rf_encode(const lp_rf_pred *p, unsigned char *buf, size_t size)
+static void lp_rf_encode(const lp_rf_pred *p, lp_nn_wr *w)
 {
     const lp_rf_forest *f = p->forest;
-    unsigned char *c = buf;
-    lp_put_bytes(&c, lp_rf_magic, sizeof lp_rf_magic);
-    lp_put_u32(&c, LP_RF_VERSION);
-    lp_put_u32(&c, 0);
-    lp_put_u64(&c, size);
-    lp_put_u16(&c, (uint16_t)strlen(p->kernel));
-    lp_put_bytes(&c, p->kernel, strlen(p->kernel));
-    lp_put_u16(&c, (uint16_t)strlen(p->info));
-    lp_put_bytes(&c, p->info, strlen(p->info));
-    lp_put_u32(&c, (uint32_t)f->n_features);
-    lp_put_u32(&c, (uint32_t)f->log_target);
-    lp_put_u32(&c, (uint32_t)f->n_trees);
+    lp_nn_wr_head(w, lp_rf_magic, sizeof lp_rf_magic, LP_RF_VERSION, 0);
+    lp_nn_wr_text(w, p->kernel);
+    lp_nn_wr_text(w, p->info);
+    lp_nn_wr_u32(w, (uint32_t)f->n_features);
+    lp_nn_wr_u32(w, (uint32_t)f->log_target);
+    lp_nn_wr_u32(w, (uint32_t)f->n_trees);
     for (size_t t = 0; t < f->n_trees; t++)
-        lp_put_u32(&c, (uint32_t)(f->start[t + 1] - f->start[t]));
+        lp_nn_wr_u32(w, (uint32_t)(f->start[t + 1] - f->start[t]));
     for (size_t i = 0; i < f->n_nodes; i++) {
-        lp_put_u32(&c, (uint32_t)f->nodes[i].feature);
-        lp_put_f32(&c, f->nodes[i].value);
-        lp_put_u32(&c, f->nodes[i].left);
+        lp_nn_wr_u32(w, (uint32_t)f->nodes[i].feature);
+        lp_nn_wr_f32(w, f->nodes[i].value);
+        lp_nn_wr_u32(w, f->nodes[i].left);
     }
-    lp_put_u32(&c, lp_nn_crc32(0, buf, (size_t)(c - buf)));
 }
 
 static int lp_rf_save(void *priv, const char *path, lp_err *err)
@@ -999,21 +958,19 @@ static int lp_rf_save(void *priv, const char *path, lp_err *err)
     if (!p->forest)
         return lp_err_set(err, LP_EINVAL, "rf: %s: nothing to save: the predictor is untrained",
                           path);
-    size_t size = lp_rf_file_size(p);
-    unsigned char *buf = malloc(size);
-    if (!buf)
-        return lp_err_set(err, LP_ENOMEM, "rf: %s: out of memory for %zu bytes", path, size);
-    lp_rf_encode(p, buf, size);
-    int rc = lp_nn_write_atomic(path, buf, size, err);
-    free(buf);
-    return rc;
+    lp_nn_wr w;
+    if (lp_nn_wr_open(&w, lp_rf_file_size(p), path, err))
+        return lp_err_prefix(err, "rf: ");
+    lp_rf_encode(p, &w);
+    return lp_nn_wr_commit(&w, path, err);
 }
 
 /* Magic, version, size and checksum, before any field is trusted. */
 static int lp_rf_check_envelope(const unsigned char *buf, size_t n, const char *path,
                                 lp_err *err)
 {
-    return lp_nn_file_check(buf, n, lp_rf_magic, sizeof lp_rf_magic, LP_RF_HEADER, LP_RF_VERSION, "rf", path, err);
+    return lp_nn_file_check(buf, n, lp_rf_magic, sizeof lp_rf_magic, LP_RF_HEADER, LP_RF_VERSION,
+                            "rf predictor", path, err);
 }
 
 /* Every node of a tree in bounds, and every child after its parent, so prediction can

@@ -11,54 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ENGINE "native"
+
 /* ---- engine and graph helpers ------------------------------------------ */
-
-typedef struct eng {
-    lp_registry *reg;
-    lp_instance *inst;
-    const lp_engine_ops *ops;
-} eng;
-
-static int eng_try(const char *kv, eng *e, lp_err *err)
-{
-    memset(e, 0, sizeof *e);
-    e->reg = lp_test_registry();
-    const lp_plugin *p = lp_registry_find(e->reg, LP_KIND_ENGINE, "native");
-    cr_assert_not_null(p, "the native engine plugin is not in the registry");
-    int rc = lp_instance_create_kv(p, kv, &e->inst, err);
-    if (rc == 0)
-        e->ops = lp_instance_ops(e->inst);
-    return rc;
-}
-
-static eng eng_open(const char *kv)
-{
-    eng e;
-    lp_err err = {0};
-    int rc = eng_try(kv, &e, &err);
-    cr_assert_eq(rc, 0, "native with '%s': %s", kv, err.msg);
-    return e;
-}
-
-static void eng_close(eng *e)
-{
-    lp_instance_destroy(e->inst);
-    lp_registry_close(e->reg);
-}
-
-/* Runs a filled graph; returns output i (malloc'd) and its element count. */
-static float *eng_eval(eng *e, const lp_graph *g, size_t i, int64_t *n)
-{
-    lp_err err = {0};
-    void *run = NULL;
-    cr_assert_eq(e->ops->prepare(e->inst->priv, g, &run, &err), 0, "prepare: %s", err.msg);
-    cr_assert_eq(e->ops->run(run, &err), 0, "run: %s", err.msg);
-    *n = lp_shape_numel(&g->tensors[g->outputs[i]].shape);
-    float *out = malloc((size_t)*n * sizeof *out);
-    cr_assert_eq(e->ops->output(run, i, out, (size_t)*n, &err), 0, "output: %s", err.msg);
-    e->ops->release(run);
-    return out;
-}
 
 /* Largest error relative to the output's scale (max(1, max |ref|)). */
 static double rel_err(const float *got, const float *want, int64_t n, int64_t *worst)
@@ -81,7 +36,7 @@ static double rel_err(const float *got, const float *want, int64_t n, int64_t *w
 
 /* Checks every graph output of g on the engine against the reference; run twice
  * to see that a prepared graph is reusable and deterministic. */
-static void check_graph_on(eng *e, const lp_graph *g, const char *what)
+static void check_graph_on(lp_test_engine *e, const lp_graph *g, const char *what)
 {
     float **ref = lp_ref_run(g);
     cr_assert_not_null(ref, "%s: reference failed", what);
@@ -107,9 +62,9 @@ static void check_graph_on(eng *e, const lp_graph *g, const char *what)
 
 static void check_graph(lp_graph *g, const char *what)
 {
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     check_graph_on(&e, g, what);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 static int must(int id, const lp_err *err)
@@ -341,7 +296,7 @@ Test(native, activation_values)
         {LP_ACT_SIGMOID, 0.0f, 0.5f},        {LP_ACT_SWISH, 1.0f, 0.7310586f},
         {LP_ACT_GELU, 1.0f, 0.8413447f},     {LP_ACT_GELU, -1.0f, -0.1586553f},
     };
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         lp_graph g;
         lp_err err = {0};
@@ -352,13 +307,13 @@ Test(native, activation_values)
         fill(&g, 1);
         g.tensors[x].data[0] = v[i].x;
         int64_t n;
-        float *out = eng_eval(&e, &g, 0, &n);
+        float *out = lp_test_engine_eval(&e, &g, 0, 1, &n);
         cr_expect_float_eq(out[0], v[i].y, 1e-6, "%s(%g) = %g, want %g", lp_act_name(v[i].act),
                            (double)v[i].x, (double)out[0], (double)v[i].y);
         free(out);
         lp_graph_free(&g);
     }
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(native, add_mul)
@@ -474,7 +429,7 @@ Test(native, transpose_every_perm)
 {
     static const lp_shape shapes[] = {{2, {5, 3}}, {3, {2, 3, 5}}, {4, {2, 3, 4, 5}},
                                       {4, {1, 7, 1, 3}}};
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         int r = shapes[si].rank, p[LP_MAX_RANK] = {0, 1, 2, 3};
         do {
@@ -492,12 +447,12 @@ Test(native, transpose_every_perm)
             lp_graph_free(&g);
         } while (perm_next(p, r));
     }
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(native, slice_reshape)
 {
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     lp_shape xs = {4, {2, 5, 6, 7}};
     for (int axis = 0; axis < 4; axis++) {
         lp_graph g;
@@ -526,7 +481,7 @@ Test(native, slice_reshape)
     fill(&g, 6);
     check_graph_on(&e, &g, "reshape chain");
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 /* ---- whole blocks ------------------------------------------------------------------------- */
@@ -621,19 +576,20 @@ static void compare_engines(const char *kv_a, const char *kv_b, double tol)
 {
     lp_graph g;
     build_big(&g);
-    eng a = eng_open(kv_a), b = eng_open(kv_b);
+    lp_test_engine a = lp_test_engine_open(ENGINE, kv_a), b = lp_test_engine_open(ENGINE, kv_b);
     check_graph_on(&a, &g, kv_a);
     check_graph_on(&b, &g, kv_b);
     int64_t na, nb, worst;
-    float *oa = eng_eval(&a, &g, 0, &na), *ob = eng_eval(&b, &g, 0, &nb);
+    float *oa = lp_test_engine_eval(&a, &g, 0, 1, &na);
+    float *ob = lp_test_engine_eval(&b, &g, 0, 1, &nb);
     cr_assert_eq(na, nb);
     double d = rel_err(ob, oa, na, &worst);
     cr_expect_leq(d, tol, "%s vs %s: element %lld: %g vs %g", kv_a, kv_b, (long long)worst,
                   oa[worst], ob[worst]);
     free(oa);
     free(ob);
-    eng_close(&a);
-    eng_close(&b);
+    lp_test_engine_close(&a);
+    lp_test_engine_close(&b);
     lp_graph_free(&g);
 }
 
@@ -641,9 +597,9 @@ Test(native, threads_match_single_thread)
 {
     compare_engines("threads=1", "threads=2", 1e-6);
     compare_engines("threads=1", "threads=3", 1e-6);
-    eng e = eng_open("threads=2");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=2");
     cr_expect_eq(e.ops->threads(e.inst->priv), 2);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 static int have_blis(void)
@@ -659,35 +615,36 @@ Test(native, blis_matches_openblas)
 {
     if (!have_blis()) {
         /* No silent fallback: creating the instance must fail and name the package. */
-        eng e;
+        lp_test_engine e;
         lp_err err = {0};
-        cr_assert_neq(eng_try("blas=blis", &e, &err), 0, "blas=blis created without BLIS");
+        cr_assert_neq(lp_test_engine_try(ENGINE, "blas=blis", &e, &err), 0,
+                      "blas=blis created without BLIS");
         cr_expect(strstr(err.msg, "libblis") != NULL, "message does not name libblis: %s", err.msg);
         lp_registry_close(e.reg);
         cr_skip_test("libblis.so.4 absent (apt-get install libblis-dev): checked the error only");
     }
     compare_engines("blas=openblas", "blas=blis", 1e-4);
     compare_engines("blas=blis,threads=1", "blas=blis,threads=2", 1e-4);
-    eng e = eng_open("blas=blis");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "blas=blis");
     const char *v = e.ops->version(e.inst->priv);
     cr_expect(strncmp(v, "native (BLIS ", 13) == 0, "version %s", v);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 /* ---- contract: supports, errors, version ----------------------------------------------- */
 
 Test(native, version_and_options)
 {
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     const char *v = e.ops->version(e.inst->priv);
     cr_expect(strncmp(v, "native (OpenBLAS ", 17) == 0, "version %s", v);
     cr_expect(strstr(v, "core ") != NULL, "version %s lacks OpenBLAS's kernel core", v);
     cr_expect_eq(e.ops->threads(e.inst->priv), 1, "threads default");
-    eng_close(&e);
+    lp_test_engine_close(&e);
     lp_err err = {0};
-    cr_expect_neq(eng_try("threads=0", &e, &err), 0, "threads=0 accepted");
+    cr_expect_neq(lp_test_engine_try(ENGINE, "threads=0", &e, &err), 0, "threads=0 accepted");
     lp_registry_close(e.reg);
-    cr_expect_neq(eng_try("blas=mkl", &e, &err), 0, "blas=mkl accepted");
+    cr_expect_neq(lp_test_engine_try(ENGINE, "blas=mkl", &e, &err), 0, "blas=mkl accepted");
     lp_registry_close(e.reg);
 }
 
@@ -695,7 +652,7 @@ Test(native, supports_every_builder_primitive)
 {
     lp_graph g;
     build_mhsa(&g, 5, 12, 2);
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     lp_err err = {0};
     for (size_t i = 0; i < g.n_nodes; i++)
         cr_expect_eq(e.ops->supports(e.inst->priv, &g, &g.nodes[i], &err), 0, "node %zu: %s", i,
@@ -706,12 +663,12 @@ Test(native, supports_every_builder_primitive)
         cr_expect_eq(e.ops->supports(e.inst->priv, &g, &g.nodes[i], &err), 0, "node %zu: %s", i,
                      err.msg);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(native, unsupported_is_reported)
 {
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -741,12 +698,12 @@ Test(native, unsupported_is_reported)
     cr_expect_eq(e.ops->supports(e.inst->priv, &g, &g.nodes[0], &err), LP_EUNSUPPORTED);
     cr_expect(strstr(err.msg, "mul") != NULL, "message: %s", err.msg);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(native, errors)
 {
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -774,5 +731,5 @@ Test(native, errors)
     e.ops->release(run);
     e.ops->release(NULL);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }

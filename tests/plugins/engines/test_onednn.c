@@ -13,45 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct eng {
-    lp_registry *reg;
-    lp_instance *inst;
-    const lp_engine_ops *ops;
-} eng;
-
-static eng eng_open(const char *kv)
-{
-    eng e = {0};
-    lp_err err = {0};
-    e.reg = lp_test_registry();
-    const lp_plugin *p = lp_registry_find(e.reg, LP_KIND_ENGINE, "onednn");
-    cr_assert_not_null(p, "the onednn engine plugin is not in the registry (libdnnl-dev missing?)");
-    cr_assert_eq(lp_instance_create_kv(p, kv, &e.inst, &err), 0, "onednn with '%s': %s", kv,
-                 err.msg);
-    e.ops = lp_instance_ops(e.inst);
-    return e;
-}
-
-static void eng_close(eng *e)
-{
-    lp_instance_destroy(e->inst);
-    lp_registry_close(e->reg);
-}
-
-/* Prepares, runs twice (a second run must not change anything) and returns output 0. */
-static float *eng_eval(eng *e, const lp_graph *g, int64_t *n)
-{
-    lp_err err = {0};
-    void *run = NULL;
-    cr_assert_eq(e->ops->prepare(e->inst->priv, g, &run, &err), 0, "prepare: %s", err.msg);
-    cr_assert_eq(e->ops->run(run, &err), 0, "run: %s", err.msg);
-    cr_assert_eq(e->ops->run(run, &err), 0, "run: %s", err.msg);
-    *n = lp_shape_numel(&g->tensors[g->outputs[0]].shape);
-    float *out = malloc((size_t)*n * sizeof *out);
-    cr_assert_eq(e->ops->output(run, 0, out, (size_t)*n, &err), 0, "output: %s", err.msg);
-    e->ops->release(run);
-    return out;
-}
+#define ENGINE "onednn"
+/* Runs of each prepared graph: a second run must not change anything. */
+#define RUNS 2
 
 static void must(int rc, const lp_err *err)
 {
@@ -105,11 +69,11 @@ static double max_abs(const float *x, int64_t n)
 
 Test(onednn, describes_itself)
 {
-    eng e = eng_open("threads=2,precision=int8");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=2,precision=int8");
     cr_assert_eq(e.ops->threads(e.inst->priv), 2);
     const char *v = e.ops->version(e.inst->priv);
     cr_assert(strncmp(v, "oneDNN 2.", 9) == 0, "version '%s'", v);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 /* The thread count only splits work: results agree to rounding (1e-5 of the output scale;
@@ -118,17 +82,19 @@ Test(onednn, two_threads_equal_one)
 {
     lp_graph g;
     net_build(&g);
-    eng e1 = eng_open("threads=1"), e2 = eng_open("threads=2");
+    lp_test_engine e1 = lp_test_engine_open(ENGINE, "threads=1");
+    lp_test_engine e2 = lp_test_engine_open(ENGINE, "threads=2");
     int64_t n1, n2;
-    float *a = eng_eval(&e1, &g, &n1), *b = eng_eval(&e2, &g, &n2);
+    float *a = lp_test_engine_eval(&e1, &g, 0, RUNS, &n1);
+    float *b = lp_test_engine_eval(&e2, &g, 0, RUNS, &n2);
     cr_assert_eq(n1, n2);
     double scale = fmax(1.0, max_abs(a, n1));
     for (int64_t i = 0; i < n1; i++)
         cr_assert_leq(fabs(a[i] - b[i]), 1e-5 * scale, "[%lld]: %g vs %g", (long long)i, a[i], b[i]);
     free(a);
     free(b);
-    eng_close(&e1);
-    eng_close(&e2);
+    lp_test_engine_close(&e1);
+    lp_test_engine_close(&e2);
     lp_graph_free(&g);
 }
 
@@ -136,9 +102,11 @@ Test(onednn, two_threads_equal_one)
  * a 3x3 conv stays within 2% of the fp32 output's scale at worst and 0.5% on average. */
 static void int8_close(lp_graph *g, double worst_tol, double mean_tol)
 {
-    eng f = eng_open("threads=1,precision=fp32"), q = eng_open("threads=1,precision=int8");
+    lp_test_engine f = lp_test_engine_open(ENGINE, "threads=1,precision=fp32");
+    lp_test_engine q = lp_test_engine_open(ENGINE, "threads=1,precision=int8");
     int64_t n, nq;
-    float *ref = eng_eval(&f, g, &n), *got = eng_eval(&q, g, &nq);
+    float *ref = lp_test_engine_eval(&f, g, 0, RUNS, &n);
+    float *got = lp_test_engine_eval(&q, g, 0, RUNS, &nq);
     cr_assert_eq(n, nq);
     double scale = max_abs(ref, n), worst = 0.0, sum = 0.0;
     cr_assert_gt(scale, 0.0);
@@ -152,8 +120,8 @@ static void int8_close(lp_graph *g, double worst_tol, double mean_tol)
                   sum / (double)n, scale);
     free(ref);
     free(got);
-    eng_close(&f);
-    eng_close(&q);
+    lp_test_engine_close(&f);
+    lp_test_engine_close(&q);
 }
 
 Test(onednn, int8_conv_close_to_fp32)
@@ -193,10 +161,10 @@ static char *verbose_log(const lp_graph *g, const char *kv)
     fflush(stdout);
     int saved = dup(1);
     dup2(fd, 1);
-    eng e = eng_open(kv);
+    lp_test_engine e = lp_test_engine_open(ENGINE, kv);
     int64_t n;
-    free(eng_eval(&e, g, &n));
-    eng_close(&e);
+    free(lp_test_engine_eval(&e, g, 0, RUNS, &n));
+    lp_test_engine_close(&e);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
@@ -278,7 +246,7 @@ Test(onednn, dense_weights_reordered_into_blocked_layout)
 
 /* ---- refusals name the primitive ------------------------------------------------- */
 
-static void expect_unsupported(eng *e, const lp_graph *g, const char *prim)
+static void expect_unsupported(lp_test_engine *e, const lp_graph *g, const char *prim)
 {
     lp_err err = {0};
     const lp_node *nd = &g->nodes[g->n_nodes - 1];
@@ -297,7 +265,7 @@ static void expect_unsupported(eng *e, const lp_graph *g, const char *prim)
 
 Test(onednn, int8_refuses_what_it_cannot_quantise)
 {
-    eng e = eng_open("threads=1,precision=int8");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1,precision=int8");
     lp_err err = {0};
     const char *names[] = {"softmax", "layernorm", "matmul", "act", "concat"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -320,12 +288,12 @@ Test(onednn, int8_refuses_what_it_cannot_quantise)
         expect_unsupported(&e, &g, names[i]);
         lp_graph_free(&g);
     }
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(onednn, unknown_primitive_refused)
 {
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -339,12 +307,12 @@ Test(onednn, unknown_primitive_refused)
     cr_expect(strstr(err.msg, want) != NULL, "'%s' does not name primitive %s", err.msg, want);
     g.nodes[0].prim = LP_PRIM_ACT;
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(onednn, prepare_without_data_fails)
 {
-    eng e = eng_open("threads=1");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "threads=1");
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -354,5 +322,5 @@ Test(onednn, prepare_without_data_fails)
     cr_assert_eq(e.ops->prepare(e.inst->priv, &g, &run, &err), LP_EINVAL);
     cr_expect(strstr(err.msg, "lp_graph_fill") != NULL, "%s", err.msg);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }

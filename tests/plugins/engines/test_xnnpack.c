@@ -10,50 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct eng {
-    lp_registry *reg;
-    lp_instance *inst;
-    const lp_engine_ops *ops;
-} eng;
-
-static eng eng_open(const char *kv)
-{
-    eng e = {0};
-    lp_err err = {0};
-    e.reg = lp_test_registry();
-    const lp_plugin *p = lp_registry_find(e.reg, LP_KIND_ENGINE, "xnnpack");
-    cr_assert_not_null(p, "the xnnpack engine plugin is not in the registry (libxnnpack-dev "
-                          "missing?)");
-    cr_assert_eq(lp_instance_create_kv(p, kv, &e.inst, &err), 0, "xnnpack with '%s': %s", kv,
-                 err.msg);
-    e.ops = lp_instance_ops(e.inst);
-    return e;
-}
-
-static void eng_close(eng *e)
-{
-    lp_instance_destroy(e->inst);
-    lp_registry_close(e->reg);
-}
+#define ENGINE "xnnpack"
+/* Runs of each prepared graph: a second run must not change anything. */
+#define RUNS 2
 
 static void must(int rc, const lp_err *err)
 {
     cr_assert_geq(rc, 0, "graph: %s", err->msg);
-}
-
-/* Prepares, runs twice and returns output 0 (malloc'd, *n elements). */
-static float *eng_eval(eng *e, const lp_graph *g, int64_t *n)
-{
-    lp_err err = {0};
-    void *run = NULL;
-    cr_assert_eq(e->ops->prepare(e->inst->priv, g, &run, &err), 0, "prepare: %s", err.msg);
-    cr_assert_eq(e->ops->run(run, &err), 0, "run: %s", err.msg);
-    cr_assert_eq(e->ops->run(run, &err), 0, "run: %s", err.msg);
-    *n = lp_shape_numel(&g->tensors[g->outputs[0]].shape);
-    float *out = malloc((size_t)*n * sizeof *out);
-    cr_assert_eq(e->ops->output(run, 0, out, (size_t)*n, &err), 0, "output: %s", err.msg);
-    e->ops->release(run);
-    return out;
 }
 
 /* A small MobileNet-like net: conv, depthwise, projection, residual add,
@@ -94,7 +57,7 @@ static void net_build(lp_graph *g)
 
 Test(xnnpack, options_defaults_and_bad_values)
 {
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     char *opts = lp_instance_options_str(e.inst);
     cr_assert_str_eq(opts, "threads=1,precision=fp32");
     free(opts);
@@ -106,14 +69,14 @@ Test(xnnpack, options_defaults_and_bad_values)
     cr_assert_eq(lp_instance_create_kv(p, "precision=int4", &bad, &err), LP_EINVAL);
     cr_assert_not_null(strstr(err.msg, "qs8"), "the valid choices are listed: %s", err.msg);
     cr_assert_eq(lp_instance_create_kv(p, "threads=0", &bad, &err), LP_EINVAL);
-    eng_close(&e);
-    eng two = eng_open("threads=2,precision=qs8");
+    lp_test_engine_close(&e);
+    lp_test_engine two = lp_test_engine_open(ENGINE, "threads=2,precision=qs8");
     cr_assert_eq(two.ops->threads(two.inst->priv), 2);
-    eng_close(&two);
+    lp_test_engine_close(&two);
 }
 
 /* supports() and prepare() refuse with the primitive's name and the reason. */
-static void refuses(eng *e, lp_graph *g, const char *msg)
+static void refuses(lp_test_engine *e, lp_graph *g, const char *msg)
 {
     lp_err err = {0};
     const lp_node *last = &g->nodes[g->n_nodes - 1];
@@ -129,7 +92,7 @@ static void refuses(eng *e, lp_graph *g, const char *msg)
 
 Test(xnnpack, refusals_name_the_primitive)
 {
-    eng e = eng_open("precision=fp32");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "precision=fp32");
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -153,8 +116,8 @@ Test(xnnpack, refusals_name_the_primitive)
     must(lp_graph_fill(&g, 1, &err), &err);
     refuses(&e, &g, "xnnpack: conv2d with fused gelu is not supported by XNNPACK 2022-02 (no "
                     "gelu or erf operator)");
-    eng_close(&e);
-    e = eng_open("precision=qs8");
+    lp_test_engine_close(&e);
+    e = lp_test_engine_open(ENGINE, "precision=qs8");
     lp_graph_free(&g);
     lp_graph_init(&g);
     t = lp_graph_input(&g, lp_shape_make(2, 4, 10, 0, 0), &err);
@@ -163,12 +126,12 @@ Test(xnnpack, refusals_name_the_primitive)
     refuses(&e, &g, "xnnpack: softmax needs softmax_nc, which has no qs8 variant in XNNPACK "
                     "2022-02 (precision=qs8)");
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 Test(xnnpack, unfilled_graph_is_invalid_not_unsupported)
 {
-    eng e = eng_open(NULL);
+    lp_test_engine e = lp_test_engine_open(ENGINE, NULL);
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -179,7 +142,7 @@ Test(xnnpack, unfilled_graph_is_invalid_not_unsupported)
     cr_assert_eq(e.ops->prepare(e.inst->priv, &g, &run, &err), LP_EINVAL);
     cr_assert_not_null(strstr(err.msg, "lp_graph_fill"), "%s", err.msg);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }
 
 /* qs8 against fp32 on the same engine: every int8 op in one net, 3% of the
@@ -188,9 +151,11 @@ Test(xnnpack, qs8_net_stays_close_to_fp32)
 {
     lp_graph g;
     net_build(&g);
-    eng f = eng_open("precision=fp32"), q = eng_open("precision=qs8");
+    lp_test_engine f = lp_test_engine_open(ENGINE, "precision=fp32");
+    lp_test_engine q = lp_test_engine_open(ENGINE, "precision=qs8");
     int64_t n, n8;
-    float *ref = eng_eval(&f, &g, &n), *got = eng_eval(&q, &g, &n8);
+    float *ref = lp_test_engine_eval(&f, &g, 0, RUNS, &n);
+    float *got = lp_test_engine_eval(&q, &g, 0, RUNS, &n8);
     cr_assert_eq(n, n8);
     double lo = ref[0], hi = ref[0], worst = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -202,8 +167,8 @@ Test(xnnpack, qs8_net_stays_close_to_fp32)
     cr_assert_leq(worst, 0.03 * (hi - lo), "qs8 error %g over range %g", worst, hi - lo);
     free(ref);
     free(got);
-    eng_close(&f);
-    eng_close(&q);
+    lp_test_engine_close(&f);
+    lp_test_engine_close(&q);
     lp_graph_free(&g);
 }
 
@@ -211,7 +176,7 @@ Test(xnnpack, qs8_net_stays_close_to_fp32)
  * (a 3x3 conv 56x56 32->64 is ~1 ms of real work, engines.md). */
 Test(xnnpack, run_computes_without_allocating)
 {
-    eng e = eng_open("precision=fp32");
+    lp_test_engine e = lp_test_engine_open(ENGINE, "precision=fp32");
     lp_graph g;
     lp_err err = {0};
     lp_graph_init(&g);
@@ -233,5 +198,5 @@ Test(xnnpack, run_computes_without_allocating)
     cr_assert_gt(us, 20.0, "a 0.23 GMAC conv took %.1f us: nothing was computed", us);
     e.ops->release(run);
     lp_graph_free(&g);
-    eng_close(&e);
+    lp_test_engine_close(&e);
 }

@@ -4,7 +4,6 @@
  * layers of 32, 100 epochs) so the suite stays fast under ASan; one test runs the
  * default 16-layer net for 25 epochs. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,65 +17,12 @@
 #include "lp_test.h"
 
 #define SMALL "layers=32x32x32,epochs=100,lr=0.003,seed=1"
-#define NF 5
 
-static lp_registry *reg;
-static char *dir;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-    dir = lp_test_tmpdir();
-}
-
-static void teardown(void)
-{
-    lp_test_rmtree(dir);
-    free(dir);
-    lp_registry_close(reg);
-}
-
-TestSuite(mlp, .init = setup, .fini = teardown, .timeout = 120);
-
-typedef struct rows {
-    float x[2000 * NF], y[2000];
-    size_t n;
-} rows;
-
-/* A conv-like latency: features hw, cin, cout, k and the FLOPs-like product/1e6;
- * y = scale * (0.01 + 0.003 * product / 1e6) ms, spanning 0.01..1.4 ms. */
-static void synth(rows *r, size_t n, uint64_t seed, float scale)
-{
-    static const int hw[] = {7, 14, 28, 56}, k[] = {1, 3, 5};
-    lp_rng rng;
-    lp_rng_seed(&rng, seed);
-    r->n = n;
-    for (size_t i = 0; i < n; i++) {
-        float *f = r->x + i * NF;
-        f[0] = (float)hw[lp_rng_below(&rng, 4)];
-        f[1] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[2] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[3] = (float)k[lp_rng_below(&rng, 3)];
-        double prod = (double)f[0] * f[0] * f[1] * f[2] * f[3] * f[3];
-        f[4] = (float)(prod / 1e6);
-        r->y[i] = (float)(scale * (0.01 + 0.003 * prod / 1e6));
-    }
-}
-
-static lp_dataset set_of(const rows *r, size_t from, size_t n)
-{
-    return (lp_dataset){.kernel_type = "conv-bn-relu", .n = n, .n_features = NF,
-                        .x = r->x + from * NF, .y = r->y + from};
-}
+TestSuite(mlp, .init = lp_test_setup, .fini = lp_test_teardown, .timeout = 120);
 
 static lp_instance *make(const char *kv)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "mlp");
-    cr_assert_not_null(p, "predictor mlp is not loaded");
-    lp_instance *inst = NULL;
-    lp_err err = {0};
-    cr_assert_eq(lp_instance_create_kv(p, kv, &inst, &err), 0, "%s", err.msg);
-    return inst;
+    return lp_test_instance(LP_KIND_PREDICTOR, "mlp", kv);
 }
 
 static const lp_predictor_ops *ops_of(lp_instance *inst)
@@ -84,62 +30,17 @@ static const lp_predictor_ops *ops_of(lp_instance *inst)
     return lp_instance_ops(inst);
 }
 
-static void train(lp_instance *inst, const lp_dataset *tr, const lp_dataset *val, int finetune,
-                  lp_train_report *rep)
+/* A trained small model saved to lp_test_dir/name; returns its path. */
+static char *trained_file(const char *name, lp_test_rows *r)
 {
-    lp_err err = {0};
-    lp_train_ctl ctl = {.finetune = finetune};
-    cr_assert_eq(ops_of(inst)->train(inst->priv, tr, val, &ctl, rep, &err), 0, "%s", err.msg);
-}
-
-static char *path_in(const char *name)
-{
-    char *p = NULL;
-    cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
-/* A trained small model saved to dir/name; returns its path. */
-static char *trained_file(const char *name, rows *r)
-{
-    synth(r, 2000, 1, 1.0f);
-    lp_instance *inst = make("layers=16x16,epochs=3,seed=2");
-    lp_dataset tr = set_of(r, 0, 400);
-    lp_train_report rep;
-    train(inst, &tr, NULL, 0, &rep);
-    char *path = path_in(name);
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->save(inst->priv, path, &err), 0, "%s", err.msg);
-    lp_instance_destroy(inst);
-    return path;
+    return lp_test_trained_file("mlp", "layers=16x16,epochs=3,seed=2", name, r);
 }
 
 /* ---- options ------------------------------------------------------------------------- */
 
 Test(mlp, options_and_defaults)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "mlp");
+    const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_PREDICTOR, "mlp");
     cr_assert_not_null(p);
     lp_err err = {0};
     lp_instance *inst = NULL;
@@ -170,11 +71,11 @@ Test(mlp, options_and_defaults)
     lp_diag diag = {0};
     cr_assert_eq(lp_instance_create(p, doc->root, "p.yaml", &inst, &diag, &err), 0, "%s",
                  diag.n ? diag.msgs[0] : err.msg);
-    static rows r;
-    synth(&r, 50, 3, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 50);
+    static lp_test_rows r;
+    lp_test_synth(&r, 50, 3, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 50);
     lp_train_report rep;
-    train(inst, &tr, NULL, 0, &rep);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
     cr_assert_eq(rep.epochs, 3);
     lp_instance_destroy(inst);
     lp_ydoc_free(doc);
@@ -185,15 +86,15 @@ Test(mlp, misuse_is_an_error)
     lp_instance *inst = make("layers=8,epochs=1");
     const lp_predictor_ops *ops = ops_of(inst);
     lp_err err = {0};
-    float x[NF] = {1, 2, 3, 4, 5}, out;
+    float x[LP_TEST_NF] = {1, 2, 3, 4, 5}, out;
     cr_assert_eq(ops->predict(inst->priv, x, 1, &out, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "mlp: the predictor is untrained: train or load first");
-    char *path = path_in("none.mlp");
+    char *path = lp_test_file("none.mlp");
     cr_assert_eq(ops->save(inst->priv, path, &err), LP_EINVAL);
     cr_assert(strstr(err.msg, "nothing to save"), "%s", err.msg);
-    static rows r;
-    synth(&r, 100, 3, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 100);
+    static lp_test_rows r;
+    lp_test_synth(&r, 100, 3, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 100);
     lp_train_ctl ctl = {.finetune = 1};
     cr_assert_eq(ops->train(inst->priv, &tr, NULL, &ctl, NULL, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "mlp: fine-tuning needs held weights: train or load first");
@@ -211,12 +112,12 @@ Test(mlp, misuse_is_an_error)
 
 Test(mlp, mape_training_reaches_accuracy)
 {
-    static rows r;
-    synth(&r, 2000, 1, 1.0f);
+    static lp_test_rows r;
+    lp_test_synth(&r, 2000, 1, 0.01, 1.0f);
     lp_instance *inst = make(SMALL);
-    lp_dataset tr = set_of(&r, 0, 1600), val = set_of(&r, 1600, 400);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600), val = lp_test_set_of(&r, 1600, 400);
     lp_train_report rep;
-    train(inst, &tr, &val, 0, &rep);
+    lp_test_train(inst, &tr, &val, NULL, &rep);
     cr_log_info("validation MAPE %.4f after %.2f s", rep.val_mape, rep.seconds);
     cr_assert_eq(rep.epochs, 100);
     cr_assert_eq(rep.finetuned, 0);
@@ -225,26 +126,25 @@ Test(mlp, mape_training_reaches_accuracy)
     cr_assert_lt(rep.seconds, 20, "took %.1f s", rep.seconds);
     /* The report's validation MAPE is the model's, recomputed here through predict. */
     float pred[400];
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, val.x, 400, pred, &err), 0, "%s", err.msg);
+    lp_test_predict(inst, val.x, 400, pred);
     double sum = 0;
     for (int i = 0; i < 400; i++)
         sum += fabs(pred[i] - val.y[i]) / val.y[i];
     cr_assert_float_eq(sum / 400, rep.val_mape, 1e-6);
     cr_assert_str_eq(ops_of(inst)->kernel_type(inst->priv), "conv-bn-relu");
-    cr_assert_eq(ops_of(inst)->n_features(inst->priv), NF);
+    cr_assert_eq(ops_of(inst)->n_features(inst->priv), LP_TEST_NF);
     lp_instance_destroy(inst);
 }
 
 /* LitePred's architecture itself (ReLU, LeakyReLU(0.3) at layers 13 and 14) for a few epochs. */
 Test(mlp, default_net_trains)
 {
-    static rows r;
-    synth(&r, 2000, 1, 1.0f);
+    static lp_test_rows r;
+    lp_test_synth(&r, 2000, 1, 0.01, 1.0f);
     lp_instance *inst = make("epochs=25,seed=3");
-    lp_dataset tr = set_of(&r, 0, 1600), val = set_of(&r, 1600, 400);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600), val = lp_test_set_of(&r, 1600, 400);
     lp_train_report rep;
-    train(inst, &tr, &val, 0, &rep);
+    lp_test_train(inst, &tr, &val, NULL, &rep);
     cr_log_info("default net, 25 epochs: validation MAPE %.4f after %.2f s", rep.val_mape,
                 rep.seconds);
     cr_assert_lt(rep.val_mape, 0.08, "validation MAPE %.4f (stated: < 8%%)", rep.val_mape);
@@ -253,12 +153,12 @@ Test(mlp, default_net_trains)
 
 Test(mlp, mse_loss_trains)
 {
-    static rows r;
-    synth(&r, 600, 4, 1.0f);
+    static lp_test_rows r;
+    lp_test_synth(&r, 600, 4, 0.01, 1.0f);
     lp_instance *inst = make("layers=32x32,epochs=40,loss=mse,lr=0.003");
-    lp_dataset tr = set_of(&r, 0, 500), val = set_of(&r, 500, 100);
+    lp_dataset tr = lp_test_set_of(&r, 0, 500), val = lp_test_set_of(&r, 500, 100);
     lp_train_report rep;
-    train(inst, &tr, &val, 0, &rep);
+    lp_test_train(inst, &tr, &val, NULL, &rep);
     cr_assert_lt(rep.final_loss, rep.first_loss / 10, "MSE %g -> %g", rep.first_loss,
                  rep.final_loss);
     lp_instance_destroy(inst);
@@ -268,35 +168,29 @@ Test(mlp, mse_loss_trains)
 
 Test(mlp, save_load_bit_exact)
 {
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *b = path_in("b.mlp");
+    static lp_test_rows r;
+    char *a = trained_file("a.mlp", &r), *b = lp_test_file("b.mlp");
     lp_instance *one = make("layers=16x16,epochs=3,seed=2");
-    lp_dataset tr = set_of(&r, 0, 400);
+    lp_dataset tr = lp_test_set_of(&r, 0, 400);
     lp_train_report rep;
-    train(one, &tr, NULL, 0, &rep); /* the same training as the saved file's */
+    lp_test_train(one, &tr, NULL, NULL, &rep); /* the same training as the saved file's */
     float p1[2000], p2[2000];
-    lp_err err = {0};
-    cr_assert_eq(ops_of(one)->predict(one->priv, r.x, 2000, p1, &err), 0, "%s", err.msg);
+    lp_test_predict(one, r.x, 2000, p1);
     /* Another architecture in the options: the file's wins. */
     lp_instance *two = make("layers=64,epochs=1");
-    cr_assert_eq(ops_of(two)->load(two->priv, a, &err), 0, "%s", err.msg);
-    cr_assert_eq(ops_of(two)->predict(two->priv, r.x, 2000, p2, &err), 0, "%s", err.msg);
+    lp_test_load(two, a);
+    lp_test_predict(two, r.x, 2000, p2);
     cr_assert_eq(memcmp(p1, p2, sizeof p1), 0, "predictions differ after reload");
     cr_assert_str_eq(ops_of(two)->kernel_type(two->priv), "conv-bn-relu");
-    cr_assert_eq(ops_of(two)->n_features(two->priv), NF);
-    cr_assert_eq(ops_of(two)->save(two->priv, b, &err), 0, "%s", err.msg);
+    cr_assert_eq(ops_of(two)->n_features(two->priv), LP_TEST_NF);
+    lp_test_save(two, b);
     size_t na, nb;
-    unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+    unsigned char *ba = lp_test_slurp(a, &na), *bb = lp_test_slurp(b, &nb);
     cr_assert_eq(na, nb);
     cr_assert_eq(memcmp(ba, bb, na), 0, "re-saved file differs");
     cr_assert_eq(memcmp(ba, "LPMLP\r\n\x1a", 8), 0);
     /* Atomic: nothing but the two files in the directory. */
-    DIR *d = opendir(dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += e->d_name[0] != '.';
-    closedir(d);
-    cr_assert_eq(entries, 2);
+    cr_assert_eq(lp_test_count_files(lp_test_dir), 2);
     free(ba);
     free(bb);
     free(a);
@@ -305,116 +199,44 @@ Test(mlp, save_load_bit_exact)
     lp_instance_destroy(two);
 }
 
-/* Loads path into a trained instance; checks code and message; checks the held model survived. */
-static void expect_load_error(const char *path, int code, const char *msg)
+/* Loads path into a trained instance; checks code and message; checks the held model survived.
+ * (ctx is unused: the shape of an lp_test_refusal_fn.) */
+static void expect_load_error(void *ctx, const char *path, int code, const char *msg)
 {
-    static rows r;
+    (void)ctx;
+    static lp_test_rows r;
     char *good = trained_file("good.mlp", &r);
     lp_instance *inst = make("epochs=1");
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, good, &err), 0, "%s", err.msg);
-    float before[8], after[8];
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, r.x, 8, before, &err), 0);
-    cr_assert_eq(ops_of(inst)->load(inst->priv, path, &err), code, "%s", err.msg);
-    cr_assert_str_eq(err.msg, msg);
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, r.x, 8, after, &err), 0);
-    cr_assert_eq(memcmp(before, after, sizeof before), 0, "a failed load changed the model");
+    lp_test_load(inst, good);
+    lp_test_refused_load(inst, r.x, 8, path, code, msg);
     free(good);
     lp_instance_destroy(inst);
 }
 
-static void put_u32(unsigned char *b, uint32_t v)
+/* Every damage the shared envelope check refuses, each with its exact message. */
+Test(mlp, damaged_files)
 {
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-Test(mlp, truncated_file)
-{
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *t = path_in("t.mlp"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    spit(t, b, n - 100);
-    snprintf(msg, sizeof msg, "%s: truncated at byte %zu of %zu", t, n - 100, n);
-    expect_load_error(t, LP_ECORRUPT, msg);
-    spit(t, b, 10);
-    snprintf(msg, sizeof msg, "%s: truncated at byte 10 (the header alone is 24)", t);
-    expect_load_error(t, LP_ECORRUPT, msg);
-    free(b);
+    static lp_test_rows r;
+    char *a = trained_file("a.mlp", &r);
+    lp_test_envelope_damage(a, "mlp predictor", 24, expect_load_error, NULL);
     free(a);
-    free(t);
-}
-
-Test(mlp, flipped_byte_fails_checksum)
-{
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *t = path_in("t.mlp"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    uint32_t stored = (uint32_t)b[n - 4] | (uint32_t)b[n - 3] << 8 | (uint32_t)b[n - 2] << 16 |
-                      (uint32_t)b[n - 1] << 24;
-    b[n / 2] ^= 0x10;
-    spit(t, b, n);
-    char computed[16];
-    snprintf(computed, sizeof computed, "%08x", lp_nn_crc32(0, b, n - 4));
-    snprintf(msg, sizeof msg,
-             "%s: checksum mismatch (stored %08x, computed %s): the file is corrupt", t, stored,
-             computed);
-    expect_load_error(t, LP_ECORRUPT, msg);
-    free(b);
-    free(a);
-    free(t);
-}
-
-Test(mlp, bad_magic)
-{
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *t = path_in("t.mlp"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    b[0] = 'X';
-    spit(t, b, n);
-    snprintf(msg, sizeof msg, "%s: bad magic: not a litepred mlp predictor file", t);
-    expect_load_error(t, LP_EPARSE, msg);
-    spit(t, (const unsigned char *)"hello", 5);
-    expect_load_error(t, LP_EPARSE, msg);
-    free(b);
-    free(a);
-    free(t);
-}
-
-Test(mlp, newer_version)
-{
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *t = path_in("t.mlp"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    put_u32(b + 8, 2);
-    put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4)); /* a well-formed file of a newer writer */
-    spit(t, b, n);
-    snprintf(msg, sizeof msg, "%s: format version 2 is newer than this build reads (1)", t);
-    expect_load_error(t, LP_EUNSUPPORTED, msg);
-    free(b);
-    free(a);
-    free(t);
 }
 
 Test(mlp, inconsistent_header_with_valid_checksum)
 {
-    static rows r;
-    char *a = trained_file("a.mlp", &r), *t = path_in("t.mlp"), msg[1024];
+    static lp_test_rows r;
+    char *a = trained_file("a.mlp", &r), *t = lp_test_file("t.mlp"), msg[1024];
     size_t n;
-    unsigned char *b = slurp(a, &n);
+    unsigned char *b = lp_test_slurp(a, &n);
     /* kernel type "conv-bn-relu" (12 bytes) at 26, info length at 38, then its text, then
      * the feature count: make the feature count disagree with the widths. */
     size_t info = (size_t)b[38] | (size_t)b[39] << 8, feat = 40 + info;
-    cr_assert_eq(b[feat], NF);
-    put_u32(b + feat, 6);
-    put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4));
-    spit(t, b, n);
+    cr_assert_eq(b[feat], LP_TEST_NF);
+    lp_test_put_u32(b + feat, 6);
+    lp_test_reseal(b, n);
+    lp_test_spit(t, b, n);
     snprintf(msg, sizeof msg, "%s: layer widths do not fit 6 features and 1 output", t);
-    expect_load_error(t, LP_ECORRUPT, msg);
+    expect_load_error(NULL, t, LP_ECORRUPT, msg);
     free(b);
     free(a);
     free(t);
@@ -424,24 +246,24 @@ Test(mlp, inconsistent_header_with_valid_checksum)
 
 Test(mlp, finetune_starts_from_saved_weights)
 {
-    static rows old, fresh;
-    synth(&old, 2000, 1, 1.0f);
-    synth(&fresh, 300, 7, 1.3f); /* a slower platform: same shape, 30% more */
+    static lp_test_rows old, fresh;
+    lp_test_synth(&old, 2000, 1, 0.01, 1.0f);
+    lp_test_synth(&fresh, 300, 7, 0.01, 1.3f); /* a slower platform: same shape, 30% more */
     lp_instance *src = make(SMALL);
-    lp_dataset tr = set_of(&old, 0, 2000);
+    lp_dataset tr = lp_test_set_of(&old, 0, 2000);
     lp_train_report rep;
-    train(src, &tr, NULL, 0, &rep);
-    char *path = path_in("pool.mlp");
+    lp_test_train(src, &tr, NULL, NULL, &rep);
+    char *path = lp_test_file("pool.mlp");
     lp_err err = {0};
-    cr_assert_eq(ops_of(src)->save(src->priv, path, &err), 0, "%s", err.msg);
+    lp_test_save(src, path);
 
-    lp_dataset ft = set_of(&fresh, 0, 200), val = set_of(&fresh, 200, 100);
+    lp_dataset ft = lp_test_set_of(&fresh, 0, 200), val = lp_test_set_of(&fresh, 200, 100);
     lp_instance *tuned = make("layers=32x32x32,epochs=30,lr=0.001,seed=1");
-    cr_assert_eq(ops_of(tuned)->load(tuned->priv, path, &err), 0, "%s", err.msg);
+    lp_test_load(tuned, path);
     lp_train_report rt, rs;
-    train(tuned, &ft, &val, 1, &rt);
+    lp_test_train(tuned, &ft, &val, &(lp_train_ctl){.finetune = 1}, &rt);
     lp_instance *scratch = make("layers=32x32x32,epochs=30,lr=0.001,seed=1");
-    train(scratch, &ft, &val, 0, &rs);
+    lp_test_train(scratch, &ft, &val, NULL, &rs);
     cr_log_info("first-epoch MAPE: fine-tuned %.4f, scratch %.4f; val MAPE %.4f vs %.4f",
                 rt.first_loss, rs.first_loss, rt.val_mape, rs.val_mape);
     cr_assert_eq(rt.finetuned, 1);
@@ -480,18 +302,18 @@ static int stop_now(void *ctx, int64_t epoch, int64_t epochs, double loss, doubl
 
 Test(mlp, interrupted_finetune_keeps_weights)
 {
-    static rows r;
+    static lp_test_rows r;
     char *a = trained_file("a.mlp", &r);
     lp_instance *inst = make("layers=8,epochs=5");
     lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, a, &err), 0, "%s", err.msg);
+    lp_test_load(inst, a);
     float before[16], after[16];
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, r.x, 16, before, &err), 0);
-    lp_dataset tr = set_of(&r, 400, 300);
+    lp_test_predict(inst, r.x, 16, before);
+    lp_dataset tr = lp_test_set_of(&r, 400, 300);
     lp_train_ctl ctl = {.finetune = 1, .progress = stop_now};
     cr_assert_eq(ops_of(inst)->train(inst->priv, &tr, NULL, &ctl, NULL, &err), LP_EINTERRUPTED);
     cr_assert_str_eq(err.msg, "mlp: nn: training stopped after epoch 1 of 5");
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, r.x, 16, after, &err), 0);
+    lp_test_predict(inst, r.x, 16, after);
     cr_assert_eq(memcmp(before, after, sizeof before), 0, "the weights were not put back");
     free(a);
     lp_instance_destroy(inst);

@@ -18,34 +18,10 @@
 
 #include "lp_test.h"
 
-/* Asserts only on failure: ctest runs with --full-stats, which records every passing assertion. */
-#define CHECK(cond, ...)                 \
-    do {                                 \
-        if (!(cond))                     \
-            cr_assert_fail(__VA_ARGS__); \
-    } while (0)
-
 #define SMALL "layers=32x32x32,epochs=100,lr=0.003,seed=1"
-#define NF 5
 #define ROWS 2000
 
-static lp_registry *reg;
-static char *dir;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-    dir = lp_test_tmpdir();
-}
-
-static void teardown(void)
-{
-    lp_test_rmtree(dir);
-    free(dir);
-    lp_registry_close(reg);
-}
-
-TestSuite(mlp_f16, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(mlp_f16, .init = lp_test_setup, .fini = lp_test_teardown, .timeout = 120);
 
 /* ---- the core's conversions ------------------------------------------------------------ */
 
@@ -89,10 +65,10 @@ Test(mlp_f16, conversion_exact_values)
     for (uint32_t h = 0; h <= 0xffff; h++) {
         float f = lp_nn_f16_to_f32((uint16_t)h);
         int nan16 = (h & 0x7c00) == 0x7c00 && (h & 0x3ff);
-        CHECK(nan16 == !!isnan(f), "0x%04x -> %a", h, (double)f);
+        LP_CHECK(nan16 == !!isnan(f), "0x%04x -> %a", h, (double)f);
         if (!nan16)
-            CHECK(lp_nn_f32_to_f16(f) == h, "0x%04x -> %a -> 0x%04x", h, (double)f,
-                  lp_nn_f32_to_f16(f));
+            LP_CHECK(lp_nn_f32_to_f16(f) == h, "0x%04x -> %a -> 0x%04x", h, (double)f,
+                     lp_nn_f32_to_f16(f));
     }
 }
 
@@ -113,11 +89,11 @@ Test(mlp_f16, conversion_rounds_to_nearest_even)
             hi = 65536.0; /* where the next binary16 would be; its midpoint 65520 is inf's */
         float mid = (float)((lo + hi) / 2); /* 12 significant bits: exact in a float */
         uint16_t even = (uint16_t)(h & 1 ? h + 1 : h);
-        CHECK(lp_nn_f32_to_f16(mid) == even, "tie %a -> 0x%04x, want 0x%04x", (double)mid,
-              lp_nn_f32_to_f16(mid), even);
-        CHECK(lp_nn_f32_to_f16(nextafterf(mid, 0)) == h, "below %a", (double)mid);
-        CHECK(lp_nn_f32_to_f16(nextafterf(mid, INFINITY)) == h + 1, "above %a", (double)mid);
-        CHECK(lp_nn_f32_to_f16(-nextafterf(mid, 0)) == (h | 0x8000), "below -%a", (double)mid);
+        LP_CHECK(lp_nn_f32_to_f16(mid) == even, "tie %a -> 0x%04x, want 0x%04x", (double)mid,
+                 lp_nn_f32_to_f16(mid), even);
+        LP_CHECK(lp_nn_f32_to_f16(nextafterf(mid, 0)) == h, "below %a", (double)mid);
+        LP_CHECK(lp_nn_f32_to_f16(nextafterf(mid, INFINITY)) == h + 1, "above %a", (double)mid);
+        LP_CHECK(lp_nn_f32_to_f16(-nextafterf(mid, 0)) == (h | 0x8000), "below -%a", (double)mid);
     }
 }
 
@@ -141,117 +117,14 @@ Test(mlp_f16, conversion_overflow_and_underflow)
 
 /* ---- the plugin ------------------------------------------------------------------------ */
 
-typedef struct rows {
-    float x[ROWS * NF], y[ROWS];
-} rows;
-
-/* The conv-like latency of test_mlp.c: y = 0.01 + 0.003 * FLOPs-like product / 1e6 ms. */
-static void synth(rows *r, uint64_t seed)
-{
-    static const int hw[] = {7, 14, 28, 56}, k[] = {1, 3, 5};
-    lp_rng rng;
-    lp_rng_seed(&rng, seed);
-    for (size_t i = 0; i < ROWS; i++) {
-        float *f = r->x + i * NF;
-        f[0] = (float)hw[lp_rng_below(&rng, 4)];
-        f[1] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[2] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[3] = (float)k[lp_rng_below(&rng, 3)];
-        double prod = (double)f[0] * f[0] * f[1] * f[2] * f[3] * f[3];
-        f[4] = (float)(prod / 1e6);
-        r->y[i] = (float)(0.01 + 0.003 * prod / 1e6);
-    }
-}
-
-static lp_dataset set_of(const rows *r, size_t from, size_t n)
-{
-    return (lp_dataset){.kernel_type = "conv-bn-relu", .n = n, .n_features = NF,
-                        .x = r->x + from * NF, .y = r->y + from};
-}
-
 static lp_instance *make(const char *kv)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "mlp");
-    cr_assert_not_null(p, "predictor mlp is not loaded");
-    lp_instance *inst = NULL;
-    lp_err err = {0};
-    cr_assert_eq(lp_instance_create_kv(p, kv, &inst, &err), 0, "%s", err.msg);
-    return inst;
+    return lp_test_instance(LP_KIND_PREDICTOR, "mlp", kv);
 }
 
 static const lp_predictor_ops *ops_of(lp_instance *inst)
 {
     return lp_instance_ops(inst);
-}
-
-static void train(lp_instance *inst, const lp_dataset *tr, const lp_dataset *val,
-                  lp_train_report *rep)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->train(inst->priv, tr, val, NULL, rep, &err), 0, "%s", err.msg);
-}
-
-static void save(lp_instance *inst, const char *path)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->save(inst->priv, path, &err), 0, "%s", err.msg);
-}
-
-static void load(lp_instance *inst, const char *path)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, path, &err), 0, "%s", err.msg);
-}
-
-static void predict(lp_instance *inst, const rows *r, float *out)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, r->x, ROWS, out, &err), 0, "%s", err.msg);
-}
-
-static char *path_in(const char *name)
-{
-    char *p = NULL;
-    cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
-static uint32_t get_u32(const unsigned char *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void put_u32(unsigned char *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* A file image with a valid checksum again after an edit. */
-static void reseal(unsigned char *b, size_t n)
-{
-    put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -262,7 +135,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Median and max relative difference of p16 from p32 over all rows, and the MAPE of each
  * on the last 400 rows (the validation rows of the tests here); logs them. */
-static void compare(const rows *r, const float *p32, const float *p16, double *median,
+static void compare(const lp_test_rows *r, const float *p32, const float *p16, double *median,
                     double *max, double *mape32, double *mape16)
 {
     static double rel[ROWS];
@@ -282,19 +155,19 @@ static void compare(const rows *r, const float *p32, const float *p16, double *m
                 *mape32, *mape16);
 }
 
-/* A small model, quick to train, saved as f32 (dir/name32) and as f16 (dir/name16). */
-static void small_files(rows *r, const char *name32, const char *name16)
+/* A small model, quick to train, saved in lp_test_dir as f32 (name32) and as f16 (name16). */
+static void small_files(lp_test_rows *r, const char *name32, const char *name16)
 {
-    synth(r, 1);
+    lp_test_synth(r, ROWS, 1, 0.01, 1.0);
     lp_instance *inst = make("layers=16x16,epochs=3,seed=2");
-    lp_dataset tr = set_of(r, 0, 400);
+    lp_dataset tr = lp_test_set_of(r, 0, 400);
     lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
-    char *a = path_in(name32), *h = path_in(name16);
-    save(inst, a);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
+    char *a = lp_test_file(name32), *h = lp_test_file(name16);
+    lp_test_save(inst, a);
     lp_instance *half = make("weights=f16");
-    load(half, a);
-    save(half, h);
+    lp_test_load(half, a);
+    lp_test_save(half, h);
     free(a);
     free(h);
     lp_instance_destroy(inst);
@@ -303,7 +176,7 @@ static void small_files(rows *r, const char *name32, const char *name16)
 
 Test(mlp_f16, option)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "mlp");
+    const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_PREDICTOR, "mlp");
     cr_assert_not_null(p);
     const lp_option *o = lp_plugin_descriptor(p)->options;
     while (o->name && strcmp(o->name, "weights"))
@@ -325,64 +198,64 @@ Test(mlp_f16, option)
  * predictions within a stated distance of the f32 model's. */
 Test(mlp_f16, half_size_same_contract)
 {
-    static rows r;
+    static lp_test_rows r;
     static float p32[ROWS], p16[ROWS], again[ROWS];
-    synth(&r, 1);
+    lp_test_synth(&r, ROWS, 1, 0.01, 1.0);
     lp_instance *full = make(SMALL);
-    lp_dataset tr = set_of(&r, 0, 1600), val = set_of(&r, 1600, 400);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600), val = lp_test_set_of(&r, 1600, 400);
     lp_train_report rep;
-    train(full, &tr, &val, &rep);
-    predict(full, &r, p32);
-    char *a = path_in("a.mlp"), *h = path_in("h.mlp"), *h2 = path_in("h2.mlp"),
-         *w = path_in("w.mlp");
-    save(full, a);
+    lp_test_train(full, &tr, &val, NULL, &rep);
+    lp_test_predict(full, r.x, ROWS, p32);
+    char *a = lp_test_file("a.mlp"), *h = lp_test_file("h.mlp"), *h2 = lp_test_file("h2.mlp"),
+         *w = lp_test_file("w.mlp");
+    lp_test_save(full, a);
 
     /* The f16 saver holds the f32 weights until it saves, then their rounded values. */
     lp_instance *half = make(SMALL ",weights=f16");
-    load(half, a);
-    predict(half, &r, p16);
+    lp_test_load(half, a);
+    lp_test_predict(half, r.x, ROWS, p16);
     cr_assert_eq(memcmp(p16, p32, sizeof p16), 0, "loading an f32 file is bit-exact");
-    save(half, h);
-    predict(half, &r, p16);
+    lp_test_save(half, h);
+    lp_test_predict(half, r.x, ROWS, p16);
     cr_assert_neq(memcmp(p16, p32, sizeof p16), 0, "saving f16 did not round the held weights");
 
     size_t na, nh;
-    unsigned char *ba = slurp(a, &na), *bh = slurp(h, &nh);
+    unsigned char *ba = lp_test_slurp(a, &na), *bh = lp_test_slurp(h, &nh);
     double ratio = (double)nh / (double)na;
     cr_log_info("f32 file %zu bytes, f16 file %zu bytes: %.3fx", na, nh, ratio);
-    cr_assert_eq(get_u32(ba + 8), 1, "f16 files keep format version 1");
-    cr_assert_eq(get_u32(bh + 8), 1);
-    cr_assert_eq(get_u32(ba + 12), 0, "an f32 file has no flags");
-    cr_assert_eq(get_u32(bh + 12), 1, "an f16 file has flag bit 0");
+    cr_assert_eq(lp_test_get_u32(ba + 8), 1, "f16 files keep format version 1");
+    cr_assert_eq(lp_test_get_u32(bh + 8), 1);
+    cr_assert_eq(lp_test_get_u32(ba + 12), 0, "an f32 file has no flags");
+    cr_assert_eq(lp_test_get_u32(bh + 12), 1, "an f16 file has flag bit 0");
     cr_assert_lt(ratio, 0.55, "f16 file is %.3fx the f32 one", ratio);
 
     /* Another f16 instance loads it, predicts the saver's bits and re-saves its bytes. */
     lp_instance *re = make("layers=8,weights=f16");
-    load(re, h);
-    predict(re, &r, again);
+    lp_test_load(re, h);
+    lp_test_predict(re, r.x, ROWS, again);
     cr_assert_eq(memcmp(again, p16, sizeof again), 0, "predictions differ after reload");
-    save(re, h2);
+    lp_test_save(re, h2);
     size_t n2;
-    unsigned char *b2 = slurp(h2, &n2);
+    unsigned char *b2 = lp_test_slurp(h2, &n2);
     cr_assert(n2 == nh && !memcmp(b2, bh, nh), "re-saved f16 file differs");
     free(b2);
     /* A second f16 save of the saver itself changes nothing either. */
-    save(half, h2);
-    b2 = slurp(h2, &n2);
+    lp_test_save(half, h2);
+    b2 = lp_test_slurp(h2, &n2);
     cr_assert(n2 == nh && !memcmp(b2, bh, nh), "second f16 save differs");
     free(b2);
 
     /* An f32 instance loading the f16 file saves f32: the same values in twice the bytes. */
     lp_instance *wide = make("epochs=1");
-    load(wide, h);
-    save(wide, w);
-    b2 = slurp(w, &n2);
+    lp_test_load(wide, h);
+    lp_test_save(wide, w);
+    b2 = lp_test_slurp(w, &n2);
     cr_assert_eq(n2, na);
-    cr_assert_eq(get_u32(b2 + 12), 0);
+    cr_assert_eq(lp_test_get_u32(b2 + 12), 0);
     free(b2);
     lp_instance *wide2 = make("epochs=1");
-    load(wide2, w);
-    predict(wide2, &r, again);
+    lp_test_load(wide2, w);
+    lp_test_predict(wide2, r.x, ROWS, again);
     cr_assert_eq(memcmp(again, p16, sizeof again), 0, "f16 -> f32 re-save changed values");
 
     /* Distance from the f32 model. Binary16 keeps 11 significant bits: each weight moves
@@ -415,23 +288,23 @@ Test(mlp_f16, half_size_same_contract)
  * the rounding to compound through), trained for 10 epochs. */
 Test(mlp_f16, default_net_halves)
 {
-    static rows r;
+    static lp_test_rows r;
     static float p32[ROWS], p16[ROWS];
-    synth(&r, 1);
+    lp_test_synth(&r, ROWS, 1, 0.01, 1.0);
     lp_instance *full = make("epochs=10,seed=3");
-    lp_dataset tr = set_of(&r, 0, 1600);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600);
     lp_train_report rep;
-    train(full, &tr, NULL, &rep);
-    predict(full, &r, p32);
-    char *a = path_in("a.mlp"), *h = path_in("h.mlp");
-    save(full, a);
+    lp_test_train(full, &tr, NULL, NULL, &rep);
+    lp_test_predict(full, r.x, ROWS, p32);
+    char *a = lp_test_file("a.mlp"), *h = lp_test_file("h.mlp");
+    lp_test_save(full, a);
     lp_instance *half = make("weights=f16");
-    load(half, a);
-    save(half, h);
-    predict(half, &r, p16);
+    lp_test_load(half, a);
+    lp_test_save(half, h);
+    lp_test_predict(half, r.x, ROWS, p16);
     size_t na, nh;
-    free(slurp(a, &na));
-    free(slurp(h, &nh));
+    free(lp_test_slurp(a, &na));
+    free(lp_test_slurp(h, &nh));
     double ratio = (double)nh / (double)na;
     cr_log_info("default net: f32 file %zu bytes, f16 file %zu bytes: %.4fx", na, nh, ratio);
     cr_assert_lt(ratio, 0.501, "%.4f", ratio);
@@ -447,39 +320,41 @@ Test(mlp_f16, default_net_halves)
     lp_instance_destroy(half);
 }
 
-/* Loads path into an instance holding a good model; checks code and message and that the
- * held model survived. */
-static void expect_load_error(const rows *r, const char *good, const char *path, int code,
-                              const char *msg)
+/* The good model that a refused load must leave held, and the rows to compare it on. */
+typedef struct held {
+    const lp_test_rows *r;
+    const char *good;
+} held;
+
+/* Loads path into an instance holding ctx's good model; checks code and message and that
+ * the held model survived (an lp_test_refusal_fn). */
+static void expect_load_error(void *ctx, const char *path, int code, const char *msg)
 {
+    const held *k = ctx;
     lp_instance *inst = make("epochs=1");
-    load(inst, good);
-    static float before[ROWS], after[ROWS];
-    predict(inst, r, before);
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, path, &err), code, "%s", err.msg);
-    cr_assert_str_eq(err.msg, msg);
-    predict(inst, r, after);
-    cr_assert_eq(memcmp(before, after, sizeof before), 0, "a failed load changed the model");
+    lp_test_load(inst, k->good);
+    lp_test_refused_load(inst, k->r->x, ROWS, path, code, msg);
     lp_instance_destroy(inst);
 }
 
 Test(mlp_f16, unknown_flags_rejected)
 {
-    static rows r;
+    static lp_test_rows r;
     small_files(&r, "a.mlp", "h.mlp");
-    char *a = path_in("a.mlp"), *h = path_in("h.mlp"), *t = path_in("t.mlp"), msg[1024];
+    char *a = lp_test_file("a.mlp"), *h = lp_test_file("h.mlp"), *t = lp_test_file("t.mlp");
+    char msg[1024];
+    held k = {&r, a};
     static const uint32_t bad[] = {0x2, 0x80000000u, 0x80000001u};
     for (size_t i = 0; i < 3; i++) {
         size_t n;
-        unsigned char *b = slurp(i == 2 ? h : a, &n);
-        put_u32(b + 12, bad[i]);
-        reseal(b, n); /* a well-formed file of a newer writer */
-        spit(t, b, n);
+        unsigned char *b = lp_test_slurp(i == 2 ? h : a, &n);
+        lp_test_put_u32(b + 12, bad[i]);
+        lp_test_reseal(b, n); /* a well-formed file of a newer writer */
+        lp_test_spit(t, b, n);
         snprintf(msg, sizeof msg,
                  "%s: unknown flags 0x%08x (this build reads 0x00000001: f16 parameters): "
                  "written by a newer litepred", t, bad[i] & ~1u);
-        expect_load_error(&r, a, t, LP_EUNSUPPORTED, msg);
+        expect_load_error(&k, t, LP_EUNSUPPORTED, msg);
         free(b);
     }
     free(a);
@@ -489,40 +364,28 @@ Test(mlp_f16, unknown_flags_rejected)
 
 Test(mlp_f16, damaged_f16_files)
 {
-    static rows r;
+    static lp_test_rows r;
     small_files(&r, "a.mlp", "h.mlp");
-    char *a = path_in("a.mlp"), *h = path_in("h.mlp"), *t = path_in("t.mlp"), msg[1024];
+    char *a = lp_test_file("a.mlp"), *h = lp_test_file("h.mlp"), *t = lp_test_file("t.mlp");
+    char msg[1024];
+    held k = {&r, a};
+    /* The envelope's damages, the flipped byte inside the binary16 parameters. */
+    lp_test_envelope_damage(h, "mlp predictor", 24, expect_load_error, &k);
     size_t n;
-    unsigned char *b = slurp(h, &n);
-
-    spit(t, b, n - 100);
-    snprintf(msg, sizeof msg, "%s: truncated at byte %zu of %zu", t, n - 100, n);
-    expect_load_error(&r, a, t, LP_ECORRUPT, msg);
-    spit(t, b, 10);
-    snprintf(msg, sizeof msg, "%s: truncated at byte 10 (the header alone is 24)", t);
-    expect_load_error(&r, a, t, LP_ECORRUPT, msg);
-
-    b[n - 20] ^= 0x10; /* inside the binary16 parameters */
-    spit(t, b, n);
-    snprintf(msg, sizeof msg,
-             "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt", t,
-             get_u32(b + n - 4), lp_nn_crc32(0, b, n - 4));
-    expect_load_error(&r, a, t, LP_ECORRUPT, msg);
-    b[n - 20] ^= 0x10;
-
+    unsigned char *b = lp_test_slurp(h, &n);
     /* The flag and the parameter block disagree, checksum valid: either way the fields do
      * not fill the file. */
-    put_u32(b + 12, 0);
-    reseal(b, n);
-    spit(t, b, n);
+    lp_test_put_u32(b + 12, 0);
+    lp_test_reseal(b, n);
+    lp_test_spit(t, b, n);
     snprintf(msg, sizeof msg, "%s: the fields do not fill the file exactly", t);
-    expect_load_error(&r, a, t, LP_ECORRUPT, msg);
+    expect_load_error(&k, t, LP_ECORRUPT, msg);
     free(b);
-    b = slurp(a, &n);
-    put_u32(b + 12, 1);
-    reseal(b, n);
-    spit(t, b, n);
-    expect_load_error(&r, a, t, LP_ECORRUPT, msg);
+    b = lp_test_slurp(a, &n);
+    lp_test_put_u32(b + 12, 1);
+    lp_test_reseal(b, n);
+    lp_test_spit(t, b, n);
+    expect_load_error(&k, t, LP_ECORRUPT, msg);
     free(b);
     free(a);
     free(h);
@@ -533,20 +396,21 @@ Test(mlp_f16, damaged_f16_files)
  * and leaves the held weights as they were. */
 Test(mlp_f16, out_of_range_weight_refused)
 {
-    static rows r;
+    static lp_test_rows r;
     small_files(&r, "a.mlp", "h.mlp");
-    char *a = path_in("a.mlp"), *big = path_in("big.mlp"), *t = path_in("t.mlp"), msg[1024];
+    char *a = lp_test_file("a.mlp"), *big = lp_test_file("big.mlp"), *t = lp_test_file("t.mlp");
+    char msg[1024];
     size_t n;
-    unsigned char *b = slurp(a, &n);
+    unsigned char *b = lp_test_slurp(a, &n);
     uint32_t v = bits_of(1e6f); /* the output bias, the last parameter */
-    put_u32(b + n - 8, v);
-    reseal(b, n);
-    spit(big, b, n);
+    lp_test_put_u32(b + n - 8, v);
+    lp_test_reseal(b, n);
+    lp_test_spit(big, b, n);
     free(b);
     lp_instance *half = make("weights=f16");
-    load(half, big);
+    lp_test_load(half, big);
     static float before[ROWS], after[ROWS];
-    predict(half, &r, before);
+    lp_test_predict(half, r.x, ROWS, before);
     lp_err err = {0};
     cr_assert_eq(ops_of(half)->save(half->priv, t, &err), LP_EINVAL, "%s", err.msg);
     /* The last of 16x16's 5*16+16 + 16*16+16 + 16+1 = 385 parameters. */
@@ -555,7 +419,7 @@ Test(mlp_f16, out_of_range_weight_refused)
              "weights=f32", t);
     cr_assert_str_eq(err.msg, msg);
     cr_assert_neq(access(t, F_OK), 0, "a refused save wrote %s", t);
-    predict(half, &r, after);
+    lp_test_predict(half, r.x, ROWS, after);
     cr_assert_eq(memcmp(before, after, sizeof before), 0, "a refused save changed the model");
     free(a);
     free(big);

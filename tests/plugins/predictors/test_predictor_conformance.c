@@ -17,26 +17,9 @@
 
 #include "lp_test.h"
 
-#define NF 5
 #define ROWS 300
 
-static lp_registry *reg;
-static char *dir;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-    dir = lp_test_tmpdir();
-}
-
-static void teardown(void)
-{
-    lp_test_rmtree(dir);
-    free(dir);
-    lp_registry_close(reg);
-}
-
-TestSuite(predictor_conformance, .init = setup, .fini = teardown, .timeout = 300);
+TestSuite(predictor_conformance, .init = lp_test_setup, .fini = lp_test_teardown, .timeout = 300);
 
 /* Small settings for options some predictors have; the rest keep their defaults. */
 static const char *const small_settings[][2] = {
@@ -55,53 +38,11 @@ static void small_kv(const lp_option *table, char *kv, size_t size)
             }
 }
 
-/* A latency-like data set: conv dims and a FLOPs-like product, y grows with the product. */
-static void synth(float *x, float *y, size_t n, uint64_t seed)
-{
-    static const int hw[] = {7, 14, 28, 56}, k[] = {1, 3, 5};
-    lp_rng rng;
-    lp_rng_seed(&rng, seed);
-    for (size_t i = 0; i < n; i++) {
-        float *f = x + i * NF;
-        f[0] = (float)hw[lp_rng_below(&rng, 4)];
-        f[1] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[2] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[3] = (float)k[lp_rng_below(&rng, 3)];
-        double prod = (double)f[0] * f[0] * f[1] * f[2] * f[3] * f[3];
-        f[4] = (float)(prod / 1e6);
-        y[i] = (float)(0.02 + 0.003 * prod / 1e6);
-    }
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 static lp_instance *make(const lp_plugin *p, const char *name)
 {
     char kv[256];
     small_kv(lp_plugin_descriptor(p)->options, kv, sizeof kv);
-    lp_instance *inst = NULL;
-    lp_err err = {0};
-    cr_assert_eq(lp_instance_create_kv(p, kv, &inst, &err), 0, "%s: %s", name, err.msg);
-    return inst;
+    return lp_test_instance(LP_KIND_PREDICTOR, name, kv);
 }
 
 /* Loading a damaged copy of good fails with code and leaves the held model as it was. */
@@ -112,7 +53,7 @@ static void expect_rejected(const char *name, lp_instance *inst, const char *pat
     const lp_predictor_ops *ops = lp_instance_ops(inst);
     lp_err err = {0};
     float now[ROWS];
-    spit(path, b, n);
+    lp_test_spit(path, b, n);
     cr_assert_eq(ops->load(inst->priv, path, &err), code, "%s: load gave %d (%s), want %s", name,
                  err.code, err.msg, lp_strerror(code));
     cr_assert(strstr(err.msg, path), "%s: the message does not name the file: %s", name, err.msg);
@@ -126,9 +67,9 @@ static void check_files(const char *name, const lp_plugin *p, lp_instance *inst,
     const lp_predictor_ops *ops = lp_instance_ops(inst);
     lp_err err = {0};
     char a[1024], b[1024], bad[1024];
-    snprintf(a, sizeof a, "%s/%s.a", dir, name);
-    snprintf(b, sizeof b, "%s/%s.b", dir, name);
-    snprintf(bad, sizeof bad, "%s/%s.bad", dir, name);
+    snprintf(a, sizeof a, "%s/%s.a", lp_test_dir, name);
+    snprintf(b, sizeof b, "%s/%s.b", lp_test_dir, name);
+    snprintf(bad, sizeof bad, "%s/%s.bad", lp_test_dir, name);
     cr_assert_eq(ops->save(inst->priv, a, &err), 0, "%s: %s", name, err.msg);
 
     lp_instance *other = make(p, name);
@@ -137,11 +78,11 @@ static void check_files(const char *name, const lp_plugin *p, lp_instance *inst,
     cr_assert_eq(oops->load(other->priv, a, &err), 0, "%s: %s", name, err.msg);
     cr_assert_eq(oops->predict(other->priv, x, ROWS, again, &err), 0, "%s: %s", name, err.msg);
     cr_assert_eq(memcmp(again, pred, sizeof again), 0, "%s: predictions differ after load", name);
-    cr_assert_eq(oops->n_features(other->priv), NF, "%s", name);
+    cr_assert_eq(oops->n_features(other->priv), LP_TEST_NF, "%s", name);
     cr_assert_str_eq(oops->kernel_type(other->priv), "conv-bn-relu", "%s", name);
     cr_assert_eq(oops->save(other->priv, b, &err), 0, "%s: %s", name, err.msg);
     size_t na, nb;
-    unsigned char *fa = slurp(a, &na), *fb = slurp(b, &nb);
+    unsigned char *fa = lp_test_slurp(a, &na), *fb = lp_test_slurp(b, &nb);
     cr_assert(na == nb && !memcmp(fa, fb, na), "%s: re-saved file differs", name);
 
     fb[na / 2] ^= 0x40;
@@ -157,8 +98,10 @@ static void check_files(const char *name, const lp_plugin *p, lp_instance *inst,
 static void check_predictor(const lp_plugin *p)
 {
     const char *name = lp_plugin_descriptor(p)->name;
-    static float x[ROWS * NF], y[ROWS], pred[ROWS];
-    synth(x, y, ROWS, 9);
+    static lp_test_rows r;
+    static float pred[ROWS];
+    lp_test_synth(&r, ROWS, 9, 0.02, 1.0);
+    const float *x = r.x;
     lp_instance *inst = make(p, name);
     const lp_predictor_ops *ops = lp_instance_ops(inst);
     lp_err err = {0};
@@ -167,9 +110,7 @@ static void check_predictor(const lp_plugin *p)
     cr_assert_eq(ops->n_features(inst->priv), 0, "%s: untrained", name);
     cr_assert_eq(ops->predict(inst->priv, x, 1, &out, &err), LP_EINVAL, "%s", name);
 
-    lp_dataset tr = {.kernel_type = "conv-bn-relu", .n = 250, .n_features = NF, .x = x, .y = y};
-    lp_dataset val = {.kernel_type = "conv-bn-relu", .n = 50, .n_features = NF,
-                      .x = x + 250 * NF, .y = y + 250};
+    lp_dataset tr = lp_test_set_of(&r, 0, 250), val = lp_test_set_of(&r, 250, 50);
     lp_train_report rep;
     cr_assert_eq(ops->train(inst->priv, &tr, &val, NULL, &rep, &err), 0, "%s: %s", name, err.msg);
     cr_log_info("%s: train MAPE %.4f, validation MAPE %.4f, %.2f s", name, rep.train_mape,
@@ -178,7 +119,7 @@ static void check_predictor(const lp_plugin *p)
     cr_assert(isfinite(rep.train_mape) && isfinite(rep.val_mape), "%s", name);
     /* Even small settings learn something: within 50% on held-out rows. */
     cr_assert_lt(rep.val_mape, 0.5, "%s: validation MAPE %.3f", name, rep.val_mape);
-    cr_assert_eq(ops->n_features(inst->priv), NF, "%s", name);
+    cr_assert_eq(ops->n_features(inst->priv), LP_TEST_NF, "%s", name);
     cr_assert_str_eq(ops->kernel_type(inst->priv), "conv-bn-relu", "%s", name);
     cr_assert_eq(ops->predict(inst->priv, x, ROWS, pred, &err), 0, "%s: %s", name, err.msg);
     for (size_t i = 0; i < ROWS; i++)
@@ -191,8 +132,8 @@ Test(predictor_conformance, every_predictor)
 {
     size_t found = 0;
     int mlp = 0, rf = 0;
-    for (size_t i = 0; i < lp_registry_count(reg); i++) {
-        const lp_plugin *p = lp_registry_at(reg, i);
+    for (size_t i = 0; i < lp_registry_count(lp_test_reg); i++) {
+        const lp_plugin *p = lp_registry_at(lp_test_reg, i);
         const lp_plugin_desc *d = lp_plugin_descriptor(p);
         if (d->kind != LP_KIND_PREDICTOR)
             continue;
@@ -208,8 +149,8 @@ Test(predictor_conformance, every_predictor)
 /* Every option of every predictor formats its default, and `litepred help` lists them all. */
 Test(predictor_conformance, options_printable)
 {
-    for (size_t i = 0; i < lp_registry_count(reg); i++) {
-        const lp_plugin_desc *d = lp_plugin_descriptor(lp_registry_at(reg, i));
+    for (size_t i = 0; i < lp_registry_count(lp_test_reg); i++) {
+        const lp_plugin_desc *d = lp_plugin_descriptor(lp_registry_at(lp_test_reg, i));
         if (d->kind != LP_KIND_PREDICTOR)
             continue;
         char args[256], buf[256], *out = NULL;

@@ -2,7 +2,6 @@
  * scikit-learn's trees, determinism, the out-of-bag error, bit-exact save/load, every file
  * corruption with its exact error, fine-tuning refused, and misuse. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,128 +14,16 @@
 
 #include "lp_test.h"
 
-#define NF 5
-
-static lp_registry *reg;
-static char *dir;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-    dir = lp_test_tmpdir();
-}
-
-static void teardown(void)
-{
-    lp_test_rmtree(dir);
-    free(dir);
-    lp_registry_close(reg);
-}
-
-TestSuite(rf, .init = setup, .fini = teardown, .timeout = 120);
-
-typedef struct rows {
-    float x[2000 * NF], y[2000];
-    size_t n;
-} rows;
-
-/* A conv-like latency (as test_mlp.c): features hw, cin, cout, k and the FLOPs-like
- * product / 1e6; y = scale * (0.01 + 0.003 * product / 1e6) ms, 0.01..1.4 ms. */
-static void synth(rows *r, size_t n, uint64_t seed, float scale)
-{
-    static const int hw[] = {7, 14, 28, 56}, k[] = {1, 3, 5};
-    lp_rng rng;
-    lp_rng_seed(&rng, seed);
-    r->n = n;
-    for (size_t i = 0; i < n; i++) {
-        float *f = r->x + i * NF;
-        f[0] = (float)hw[lp_rng_below(&rng, 4)];
-        f[1] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[2] = (float)(16 + 8 * lp_rng_below(&rng, 15));
-        f[3] = (float)k[lp_rng_below(&rng, 3)];
-        double prod = (double)f[0] * f[0] * f[1] * f[2] * f[3] * f[3];
-        f[4] = (float)(prod / 1e6);
-        r->y[i] = (float)(scale * (0.01 + 0.003 * prod / 1e6));
-    }
-}
-
-static lp_dataset set_of(const rows *r, size_t from, size_t n)
-{
-    return (lp_dataset){.kernel_type = "conv-bn-relu", .n = n, .n_features = NF,
-                        .x = r->x + from * NF, .y = r->y + from};
-}
+TestSuite(rf, .init = lp_test_setup, .fini = lp_test_teardown, .timeout = 120);
 
 static lp_instance *make(const char *kv)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "rf");
-    cr_assert_not_null(p, "predictor rf is not loaded");
-    lp_instance *inst = NULL;
-    lp_err err = {0};
-    cr_assert_eq(lp_instance_create_kv(p, kv, &inst, &err), 0, "%s", err.msg);
-    return inst;
+    return lp_test_instance(LP_KIND_PREDICTOR, "rf", kv);
 }
 
 static const lp_predictor_ops *ops_of(lp_instance *inst)
 {
     return lp_instance_ops(inst);
-}
-
-static void train(lp_instance *inst, const lp_dataset *tr, const lp_dataset *val,
-                  lp_train_report *rep)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->train(inst->priv, tr, val, NULL, rep, &err), 0, "%s", err.msg);
-}
-
-static void predict(lp_instance *inst, const float *x, size_t n, float *out)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->predict(inst->priv, x, n, out, &err), 0, "%s", err.msg);
-}
-
-static void save(lp_instance *inst, const char *path)
-{
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->save(inst->priv, path, &err), 0, "%s", err.msg);
-}
-
-static char *path_in(const char *name)
-{
-    char *p = NULL;
-    cr_assert_geq(asprintf(&p, "%s/%s", dir, name), 0);
-    return p;
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
-static uint32_t get_u32(const unsigned char *b)
-{
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static void put_u32(unsigned char *b, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
 }
 
 /* Offsets inside a saved file (see rf.c's format): the info text and the tree counts. */
@@ -153,7 +40,7 @@ static layout layout_of(const unsigned char *b)
     l.features = l.info + l.info_len;
     l.trees = l.features + 8;
     l.counts = l.trees + 4;
-    l.nodes = l.counts + 4 * get_u32(b + l.trees);
+    l.nodes = l.counts + 4 * lp_test_get_u32(b + l.trees);
     return l;
 }
 
@@ -161,32 +48,24 @@ static layout layout_of(const unsigned char *b)
 static char *info_of(const char *path)
 {
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = lp_test_slurp(path, &n);
     layout l = layout_of(b);
     char *s = strndup((const char *)b + l.info, l.info_len);
     free(b);
     return s;
 }
 
-/* A small trained forest saved to dir/name; returns its path. */
-static char *trained_file(const char *name, rows *r)
+/* A small trained forest saved to lp_test_dir/name; returns its path. */
+static char *trained_file(const char *name, lp_test_rows *r)
 {
-    synth(r, 2000, 1, 1.0f);
-    lp_instance *inst = make("trees=12,seed=2");
-    lp_dataset tr = set_of(r, 0, 400);
-    lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
-    char *path = path_in(name);
-    save(inst, path);
-    lp_instance_destroy(inst);
-    return path;
+    return lp_test_trained_file("rf", "trees=12,seed=2", name, r);
 }
 
 /* ---- options and nn-Meter's settings ------------------------------------------------- */
 
 Test(rf, options_and_defaults)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_PREDICTOR, "rf");
+    const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_PREDICTOR, "rf");
     cr_assert_not_null(p);
     static const char *const want[][2] = {
         {"trees", "0"}, {"depth", "0"}, {"max_features", "0"}, {"min_leaf", "1"},
@@ -214,16 +93,16 @@ Test(rf, options_and_defaults)
 /* Trains on 60 rows labelled `kernel` with options kv; returns the file's info text. */
 static char *settings_for(const char *kv, const char *kernel, int64_t *trees)
 {
-    static rows r;
-    synth(&r, 60, 5, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 60);
+    static lp_test_rows r;
+    lp_test_synth(&r, 60, 5, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 60);
     tr.kernel_type = kernel;
     lp_instance *inst = make(kv);
     lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
     *trees = rep.epochs;
-    char *path = path_in("settings.rf");
-    save(inst, path);
+    char *path = lp_test_file("settings.rf");
+    lp_test_save(inst, path);
     lp_instance_destroy(inst);
     char *info = info_of(path);
     free(path);
@@ -290,8 +169,8 @@ Test(rf, fits_piecewise_constant_exactly)
     for (size_t s = 0; s < 3; s++) {
         lp_instance *inst = make(settings[s]);
         lp_train_report rep;
-        train(inst, &tr, NULL, &rep);
-        predict(inst, x, n, pred);
+        lp_test_train(inst, &tr, NULL, NULL, &rep);
+        lp_test_predict(inst, x, n, pred);
         double tol = s == 2 ? 1e-6 : 0; /* exp(log y) may round */
         for (size_t i = 0; i < n; i++)
             cr_assert_leq(fabs(pred[i] - y[i]), tol * y[i], "%s: row %zu: %g, want %g",
@@ -299,7 +178,7 @@ Test(rf, fits_piecewise_constant_exactly)
         cr_assert_leq(rep.train_mape, tol, "%s", settings[s]);
         /* Thresholds lie halfway between grid values: off-grid points get their cell's value. */
         float q[4] = {2.4f, 3.6f, 2.6f, 3.4f}, out[2];
-        predict(inst, q, 2, out);
+        lp_test_predict(inst, q, 2, out);
         cr_assert_float_eq(out[0], step2d(2.4f, 3.6f), tol * 8);
         cr_assert_float_eq(out[1], step2d(2.6f, 3.4f), tol * 8);
         lp_instance_destroy(inst);
@@ -307,7 +186,7 @@ Test(rf, fits_piecewise_constant_exactly)
     /* Depth 1 cannot cut three times: the depth limit holds. */
     lp_instance *inst = make("bootstrap=false,trees=1,depth=1");
     lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
     cr_assert_gt(rep.train_mape, 0.05);
     lp_instance_destroy(inst);
 }
@@ -354,8 +233,8 @@ Test(rf, matches_scikit_learn_tree)
     for (int c = 0; c < 2; c++) {
         lp_instance *inst = make(kv[c]);
         lp_train_report rep;
-        train(inst, &tr, NULL, &rep);
-        predict(inst, tx, 16, out);
+        lp_test_train(inst, &tr, NULL, NULL, &rep);
+        lp_test_predict(inst, tx, 16, out);
         for (int i = 0; i < 16; i++)
             cr_assert_eq(out[i], want[c][i], "%s: row %d: %.9g, scikit-learn %.9g", kv[c], i,
                          (double)out[i], (double)want[c][i]);
@@ -377,21 +256,21 @@ Test(rf, deep_chain_without_recursion)
     lp_dataset tr = {.n = CHAIN, .n_features = 1, .x = x, .y = y};
     lp_instance *inst = make("bootstrap=false,trees=1,depth=100000");
     lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
-    predict(inst, x, CHAIN, pred);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
+    lp_test_predict(inst, x, CHAIN, pred);
     cr_assert_eq(memcmp(pred, y, sizeof y), 0, "not an exact fit");
-    char *path = path_in("deep.rf");
-    save(inst, path);
+    char *path = lp_test_file("deep.rf");
+    lp_test_save(inst, path);
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = lp_test_slurp(path, &n);
     layout l = layout_of(b);
     /* Depth of the one tree, from its node array (children come after their parent). */
-    uint32_t count = get_u32(b + l.counts), depth[2 * CHAIN] = {0}, deepest = 0;
+    uint32_t count = lp_test_get_u32(b + l.counts), depth[2 * CHAIN] = {0}, deepest = 0;
     cr_assert_eq(count, 2 * CHAIN - 1);
     for (uint32_t i = 0; i < count; i++) {
         const unsigned char *nd = b + l.nodes + 12 * i;
-        if ((int32_t)get_u32(nd) >= 0) {
-            uint32_t left = get_u32(nd + 8);
+        if ((int32_t)lp_test_get_u32(nd) >= 0) {
+            uint32_t left = lp_test_get_u32(nd + 8);
             depth[left] = depth[left + 1] = depth[i] + 1;
         }
         deepest = depth[i] > deepest ? depth[i] : deepest;
@@ -399,11 +278,11 @@ Test(rf, deep_chain_without_recursion)
     cr_assert_eq(deepest, CHAIN - 1, "depth %u", deepest);
     /* The depth limit cuts the same chain. */
     lp_instance *cut = make("bootstrap=false,trees=1,depth=70");
-    train(cut, &tr, NULL, &rep);
-    save(cut, path);
+    lp_test_train(cut, &tr, NULL, NULL, &rep);
+    lp_test_save(cut, path);
     free(b);
-    b = slurp(path, &n);
-    cr_assert_eq(get_u32(b + layout_of(b).counts), 2 * 70 + 1, "a chain 70 deep");
+    b = lp_test_slurp(path, &n);
+    cr_assert_eq(lp_test_get_u32(b + layout_of(b).counts), 2 * 70 + 1, "a chain 70 deep");
     free(b);
     free(path);
     lp_instance_destroy(inst);
@@ -412,21 +291,22 @@ Test(rf, deep_chain_without_recursion)
 
 Test(rf, deterministic_per_seed)
 {
-    static rows r;
-    synth(&r, 1000, 3, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 1000);
-    char *a = path_in("a.rf"), *b = path_in("b.rf"), *c = path_in("c.rf");
+    static lp_test_rows r;
+    lp_test_synth(&r, 1000, 3, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1000);
+    char *a = lp_test_file("a.rf"), *b = lp_test_file("b.rf"), *c = lp_test_file("c.rf");
     const char *kv[3] = {"trees=40,seed=7", "trees=40,seed=7", "trees=40,seed=8"};
     char *paths[3] = {a, b, c};
     for (int i = 0; i < 3; i++) {
         lp_instance *inst = make(kv[i]);
         lp_train_report rep;
-        train(inst, &tr, NULL, &rep);
-        save(inst, paths[i]);
+        lp_test_train(inst, &tr, NULL, NULL, &rep);
+        lp_test_save(inst, paths[i]);
         lp_instance_destroy(inst);
     }
     size_t na, nb, nc;
-    unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb), *bc = slurp(c, &nc);
+    unsigned char *ba = lp_test_slurp(a, &na), *bb = lp_test_slurp(b, &nb);
+    unsigned char *bc = lp_test_slurp(c, &nc);
     cr_assert(na == nb && memcmp(ba, bb, na) == 0, "same seed, different forests");
     cr_assert(na != nc || memcmp(ba, bc, na) != 0, "another seed, the same forest");
     free(ba);
@@ -443,12 +323,12 @@ Test(rf, deterministic_per_seed)
  * held-out error. Measured: OOB MAPE 0.19%, validation 0.14%, OOB R^2 0.9996. */
 Test(rf, oob_error_reported)
 {
-    static rows r;
-    synth(&r, 2000, 1, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 1600), val = set_of(&r, 1600, 400);
+    static lp_test_rows r;
+    lp_test_synth(&r, 2000, 1, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600), val = lp_test_set_of(&r, 1600, 400);
     lp_instance *inst = make(NULL);
     lp_train_report rep;
-    train(inst, &tr, &val, &rep);
+    lp_test_train(inst, &tr, &val, NULL, &rep);
     cr_log_info("OOB: %lld rows, MAPE %.4f, RMSE %.5f ms, R^2 %.5f; validation MAPE %.4f; "
                 "train MAPE %.4f; %.2f s", (long long)rep.oob_rows, rep.oob_mape, rep.oob_rmse,
                 rep.oob_r2, rep.val_mape, rep.train_mape, rep.seconds);
@@ -467,18 +347,18 @@ Test(rf, oob_error_reported)
                   rep.final_loss, rep.first_loss);
     /* The report's validation MAPE is the model's, recomputed here through predict. */
     static float pred[400];
-    predict(inst, val.x, 400, pred);
+    lp_test_predict(inst, val.x, 400, pred);
     double sum = 0;
     for (int i = 0; i < 400; i++)
         sum += fabs(pred[i] - val.y[i]) / val.y[i];
     cr_assert_float_eq(sum / 400, rep.val_mape, 1e-9);
     cr_assert_str_eq(ops_of(inst)->kernel_type(inst->priv), "conv-bn-relu");
-    cr_assert_eq(ops_of(inst)->n_features(inst->priv), NF);
+    cr_assert_eq(ops_of(inst)->n_features(inst->priv), LP_TEST_NF);
     lp_instance_destroy(inst);
 
     /* Without bootstrap no row is out of bag. */
     inst = make("bootstrap=false,trees=3");
-    train(inst, &tr, NULL, &rep);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
     cr_assert_eq(rep.oob_rows, 0);
     cr_assert(isnan(rep.oob_mape) && isnan(rep.oob_r2) && isnan(rep.oob_rmse));
     cr_assert(isnan(rep.val_mape));
@@ -487,12 +367,12 @@ Test(rf, oob_error_reported)
 
 Test(rf, log_target_trains)
 {
-    static rows r;
-    synth(&r, 2000, 1, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 1600), val = set_of(&r, 1600, 400);
+    static lp_test_rows r;
+    lp_test_synth(&r, 2000, 1, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1600), val = lp_test_set_of(&r, 1600, 400);
     lp_instance *inst = make("trees=100,target=log");
     lp_train_report rep;
-    train(inst, &tr, &val, &rep);
+    lp_test_train(inst, &tr, &val, NULL, &rep);
     cr_log_info("log target: OOB MAPE %.4f, validation MAPE %.4f", rep.oob_mape, rep.val_mape);
     cr_assert_lt(rep.val_mape, 0.01, "%.4f (stated: < 1%%)", rep.val_mape);
     cr_assert_lt(rep.oob_mape, 0.01, "%.4f (stated: < 1%%)", rep.oob_mape);
@@ -502,18 +382,18 @@ Test(rf, log_target_trains)
 /* A row's prediction is the same alone, in a batch, and at any place in it. */
 Test(rf, batch_equals_one_at_a_time)
 {
-    static rows r;
+    static lp_test_rows r;
     static float all[2000], one[2000], chunked[2000];
-    synth(&r, 2000, 4, 1.0f);
+    lp_test_synth(&r, 2000, 4, 0.01, 1.0f);
     lp_instance *inst = make("trees=21");
-    lp_dataset tr = set_of(&r, 0, 1000);
+    lp_dataset tr = lp_test_set_of(&r, 0, 1000);
     lp_train_report rep;
-    train(inst, &tr, NULL, &rep);
-    predict(inst, r.x, 2000, all);
+    lp_test_train(inst, &tr, NULL, NULL, &rep);
+    lp_test_predict(inst, r.x, 2000, all);
     for (size_t i = 0; i < 2000; i++)
-        predict(inst, r.x + i * NF, 1, one + i);
+        lp_test_predict(inst, r.x + i * LP_TEST_NF, 1, one + i);
     for (size_t i = 0; i < 2000; i += 13)
-        predict(inst, r.x + i * NF, i + 13 <= 2000 ? 13 : 2000 - i, chunked + i);
+        lp_test_predict(inst, r.x + i * LP_TEST_NF, i + 13 <= 2000 ? 13 : 2000 - i, chunked + i);
     cr_assert_eq(memcmp(all, one, sizeof all), 0);
     cr_assert_eq(memcmp(all, chunked, sizeof all), 0);
     lp_instance_destroy(inst);
@@ -526,24 +406,24 @@ Test(rf, misuse_is_an_error)
     lp_instance *inst = make("trees=3");
     const lp_predictor_ops *ops = ops_of(inst);
     lp_err err = {0};
-    float x[NF] = {1, 2, 3, 4, 5}, out;
+    float x[LP_TEST_NF] = {1, 2, 3, 4, 5}, out;
     cr_assert_eq(ops->predict(inst->priv, x, 1, &out, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "rf: the predictor is untrained: train or load first");
-    char *path = path_in("none.rf");
+    char *path = lp_test_file("none.rf");
     cr_assert_eq(ops->save(inst->priv, path, &err), LP_EINVAL);
     char msg[1024];
     snprintf(msg, sizeof msg, "rf: %s: nothing to save: the predictor is untrained", path);
     cr_assert_str_eq(err.msg, msg);
-    static rows r;
-    synth(&r, 100, 3, 1.0f);
-    lp_dataset tr = set_of(&r, 0, 80), val = set_of(&r, 80, 20);
+    static lp_test_rows r;
+    lp_test_synth(&r, 100, 3, 0.01, 1.0f);
+    lp_dataset tr = lp_test_set_of(&r, 0, 80), val = lp_test_set_of(&r, 80, 20);
     val.n_features = 4;
     cr_assert_eq(ops->train(inst->priv, &tr, &val, NULL, NULL, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "rf: validation rows have 4 features, training rows 5");
     r.y[7] = -1;
     cr_assert_eq(ops->train(inst->priv, &tr, NULL, NULL, NULL, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "rf: training set: row 7: latency -1 is not > 0");
-    r.x[3 * NF + 2] = NAN;
+    r.x[3 * LP_TEST_NF + 2] = NAN;
     cr_assert_eq(ops->train(inst->priv, &tr, NULL, NULL, NULL, &err), LP_EINVAL);
     cr_assert_str_eq(err.msg, "rf: training set: row 3: feature 2 is nan (must be finite)");
     tr.n = 0;
@@ -558,12 +438,12 @@ Test(rf, misuse_is_an_error)
 
 Test(rf, finetune_is_refused)
 {
-    static rows r;
+    static lp_test_rows r;
     char *a = trained_file("a.rf", &r);
     lp_instance *inst = make("trees=5");
     const lp_predictor_ops *ops = ops_of(inst);
     lp_err err = {0};
-    lp_dataset tr = set_of(&r, 400, 300);
+    lp_dataset tr = lp_test_set_of(&r, 400, 300);
     lp_train_ctl ctl = {.finetune = 1};
     lp_train_report rep;
     /* Untrained or holding a forest, the answer is the same, and nothing changes. */
@@ -572,13 +452,13 @@ Test(rf, finetune_is_refused)
     cr_assert_eq(ops->n_features(inst->priv), 0);
     cr_assert_eq(ops->load(inst->priv, a, &err), 0, "%s", err.msg);
     float before[16], after[16];
-    predict(inst, r.x, 16, before);
+    lp_test_predict(inst, r.x, 16, before);
     lp_err err2 = {0};
     cr_assert_eq(ops->train(inst->priv, &tr, NULL, &ctl, &rep, &err2), LP_EUNSUPPORTED);
     cr_assert_str_eq(err2.msg, "rf: a random forest cannot be fine-tuned; train from scratch");
     cr_assert_eq(rep.finetuned, 0);
     cr_assert_eq(rep.epochs, 0);
-    predict(inst, r.x, 16, after);
+    lp_test_predict(inst, r.x, 16, after);
     cr_assert_eq(memcmp(before, after, sizeof before), 0, "a refused fine-tune changed the model");
     free(a);
     lp_instance_destroy(inst);
@@ -601,14 +481,14 @@ static int stop_at_3(void *ctx, int64_t epoch, int64_t epochs, double loss, doub
 
 Test(rf, interrupted_training_keeps_the_model)
 {
-    static rows r;
+    static lp_test_rows r;
     char *a = trained_file("a.rf", &r);
     lp_instance *inst = make("trees=10");
     lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, a, &err), 0, "%s", err.msg);
+    lp_test_load(inst, a);
     float before[16], after[16];
-    predict(inst, r.x, 16, before);
-    lp_dataset tr = set_of(&r, 400, 300), val = set_of(&r, 700, 100);
+    lp_test_predict(inst, r.x, 16, before);
+    lp_dataset tr = lp_test_set_of(&r, 400, 300), val = lp_test_set_of(&r, 700, 100);
     seen s = {0};
     lp_train_ctl ctl = {.progress = stop_at_3, .ctx = &s};
     cr_assert_eq(ops_of(inst)->train(inst->priv, &tr, &val, &ctl, NULL, &err), LP_EINTERRUPTED);
@@ -616,7 +496,7 @@ Test(rf, interrupted_training_keeps_the_model)
     cr_assert_eq(s.calls, 3);
     cr_assert(isfinite(s.last_loss) && s.last_loss > 0, "OOB MSE so far %g", s.last_loss);
     cr_assert(isfinite(s.last_val) && s.last_val > 0, "validation MAPE so far %g", s.last_val);
-    predict(inst, r.x, 16, after);
+    lp_test_predict(inst, r.x, 16, after);
     cr_assert_eq(memcmp(before, after, sizeof before), 0, "an interrupted training changed it");
     free(a);
     lp_instance_destroy(inst);
@@ -626,39 +506,33 @@ Test(rf, interrupted_training_keeps_the_model)
 
 Test(rf, save_load_bit_exact)
 {
-    static rows r;
+    static lp_test_rows r;
     static float p1[2000], p2[2000];
-    char *a = trained_file("a.rf", &r), *b = path_in("b.rf");
+    char *a = trained_file("a.rf", &r), *b = lp_test_file("b.rf");
     lp_instance *one = make("trees=12,seed=2");
-    lp_dataset tr = set_of(&r, 0, 400);
+    lp_dataset tr = lp_test_set_of(&r, 0, 400);
     lp_train_report rep;
-    train(one, &tr, NULL, &rep); /* the same training as the saved file's */
-    predict(one, r.x, 2000, p1);
+    lp_test_train(one, &tr, NULL, NULL, &rep); /* the same training as the saved file's */
+    lp_test_predict(one, r.x, 2000, p1);
     /* Other settings in the options: the file's forest wins. */
     lp_instance *two = make("trees=3,target=log");
-    lp_err err = {0};
-    cr_assert_eq(ops_of(two)->load(two->priv, a, &err), 0, "%s", err.msg);
-    predict(two, r.x, 2000, p2);
+    lp_test_load(two, a);
+    lp_test_predict(two, r.x, 2000, p2);
     cr_assert_eq(memcmp(p1, p2, sizeof p1), 0, "predictions differ after reload");
     cr_assert_str_eq(ops_of(two)->kernel_type(two->priv), "conv-bn-relu");
-    cr_assert_eq(ops_of(two)->n_features(two->priv), NF);
-    save(two, b);
+    cr_assert_eq(ops_of(two)->n_features(two->priv), LP_TEST_NF);
+    lp_test_save(two, b);
     size_t na, nb;
-    unsigned char *ba = slurp(a, &na), *bb = slurp(b, &nb);
+    unsigned char *ba = lp_test_slurp(a, &na), *bb = lp_test_slurp(b, &nb);
     cr_assert_eq(na, nb);
     cr_assert_eq(memcmp(ba, bb, na), 0, "re-saved file differs");
     cr_assert_eq(memcmp(ba, "LPRF\r\n\x1a\n", 8), 0);
-    cr_assert_eq(get_u32(ba + 8), 1, "format version");
+    cr_assert_eq(lp_test_get_u32(ba + 8), 1, "format version");
     layout l = layout_of(ba);
-    cr_assert_eq(get_u32(ba + l.features), NF);
-    cr_assert_eq(get_u32(ba + l.trees), 12);
+    cr_assert_eq(lp_test_get_u32(ba + l.features), LP_TEST_NF);
+    cr_assert_eq(lp_test_get_u32(ba + l.trees), 12);
     /* Atomic: nothing but the two files in the directory. */
-    DIR *d = opendir(dir);
-    int entries = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        entries += e->d_name[0] != '.';
-    closedir(d);
-    cr_assert_eq(entries, 2);
+    cr_assert_eq(lp_test_count_files(lp_test_dir), 2);
     free(ba);
     free(bb);
     free(a);
@@ -667,104 +541,46 @@ Test(rf, save_load_bit_exact)
     lp_instance_destroy(two);
 }
 
-/* Loads path into a trained instance; checks code and message; checks the held model survived. */
-static void expect_load_error(const char *path, int code, const char *msg)
+/* Loads path into a trained instance; checks code and message; checks the held model survived.
+ * (ctx is unused: the shape of an lp_test_refusal_fn.) */
+static void expect_load_error(void *ctx, const char *path, int code, const char *msg)
 {
-    static rows r;
+    (void)ctx;
+    static lp_test_rows r;
     char *good = trained_file("good.rf", &r);
     lp_instance *inst = make(NULL);
-    lp_err err = {0};
-    cr_assert_eq(ops_of(inst)->load(inst->priv, good, &err), 0, "%s", err.msg);
-    float before[8], after[8];
-    predict(inst, r.x, 8, before);
-    cr_assert_eq(ops_of(inst)->load(inst->priv, path, &err), code, "%s", err.msg);
-    cr_assert_str_eq(err.msg, msg);
-    predict(inst, r.x, 8, after);
-    cr_assert_eq(memcmp(before, after, sizeof before), 0, "a failed load changed the model");
+    lp_test_load(inst, good);
+    lp_test_refused_load(inst, r.x, 8, path, code, msg);
     free(good);
     lp_instance_destroy(inst);
 }
 
-Test(rf, truncated_file)
+/* Every damage the shared envelope check refuses, each with its exact message. */
+Test(rf, damaged_files)
 {
-    static rows r;
-    char *a = trained_file("a.rf", &r), *t = path_in("t.rf"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    spit(t, b, n - 100);
-    snprintf(msg, sizeof msg, "%s: truncated at byte %zu of %zu", t, n - 100, n);
-    expect_load_error(t, LP_ECORRUPT, msg);
-    spit(t, b, 10);
-    snprintf(msg, sizeof msg, "%s: truncated at byte 10 (the header alone is 24)", t);
-    expect_load_error(t, LP_ECORRUPT, msg);
-    free(b);
+    static lp_test_rows r;
+    char *a = trained_file("a.rf", &r);
+    lp_test_envelope_damage(a, "rf predictor", 24, expect_load_error, NULL);
     free(a);
-    free(t);
 }
 
-Test(rf, flipped_byte_fails_checksum)
+/* Another predictor's file is foreign: its magic differs. */
+Test(rf, another_predictors_file)
 {
-    static rows r;
-    char *a = trained_file("a.rf", &r), *t = path_in("t.rf"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    uint32_t stored = get_u32(b + n - 4);
-    b[n / 2] ^= 0x10;
-    spit(t, b, n);
-    snprintf(msg, sizeof msg,
-             "%s: checksum mismatch (stored %08x, computed %08x): the file is corrupt", t, stored,
-             lp_nn_crc32(0, b, n - 4));
-    expect_load_error(t, LP_ECORRUPT, msg);
-    free(b);
-    free(a);
-    free(t);
-}
-
-Test(rf, bad_magic)
-{
-    static rows r;
-    char *a = trained_file("a.rf", &r), *t = path_in("t.rf"), *m = path_in("m.mlp"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    b[0] = 'X';
-    spit(t, b, n);
-    snprintf(msg, sizeof msg, "%s: bad magic: not a litepred rf predictor file", t);
-    expect_load_error(t, LP_EPARSE, msg);
-    spit(t, (const unsigned char *)"hello", 5);
-    expect_load_error(t, LP_EPARSE, msg);
-    /* Another predictor's file. */
-    spit(m, (const unsigned char *)"LPMLP\r\n\x1a\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24);
+    char *m = lp_test_file("m.mlp"), msg[1024];
+    lp_test_spit(m, "LPMLP\r\n\x1a\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 24);
     snprintf(msg, sizeof msg, "%s: bad magic: not a litepred rf predictor file", m);
-    expect_load_error(m, LP_EPARSE, msg);
-    free(b);
-    free(a);
-    free(t);
+    expect_load_error(NULL, m, LP_EPARSE, msg);
     free(m);
-}
-
-Test(rf, newer_version)
-{
-    static rows r;
-    char *a = trained_file("a.rf", &r), *t = path_in("t.rf"), msg[1024];
-    size_t n;
-    unsigned char *b = slurp(a, &n);
-    put_u32(b + 8, 2);
-    put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4)); /* a well-formed file of a newer writer */
-    spit(t, b, n);
-    snprintf(msg, sizeof msg, "%s: format version 2 is newer than this build reads (1)", t);
-    expect_load_error(t, LP_EUNSUPPORTED, msg);
-    free(b);
-    free(a);
-    free(t);
 }
 
 /* Re-checksummed files whose fields disagree: each is caught before any tree is walked. */
 Test(rf, inconsistent_fields_with_valid_checksum)
 {
-    static rows r;
-    char *a = trained_file("a.rf", &r), *t = path_in("t.rf"), msg[1024];
+    static lp_test_rows r;
+    char *a = trained_file("a.rf", &r), *t = lp_test_file("t.rf"), msg[1024];
     size_t n;
-    unsigned char *orig = slurp(a, &n), *b = malloc(n);
+    unsigned char *orig = lp_test_slurp(a, &n), *b = malloc(n);
     layout l = layout_of(orig);
     struct {
         size_t off;
@@ -774,17 +590,18 @@ Test(rf, inconsistent_fields_with_valid_checksum)
         {l.features, 0, "%s: 0 features, target 0 (valid: 1..65536, 0 or 1)"},
         {l.features + 4, 7, "%s: 5 features, target 7 (valid: 1..65536, 0 or 1)"},
         {l.trees, 0, "%s: 0 trees (valid: 1..100000)"},
-        {l.counts, get_u32(orig + l.counts) + 1, "%s: the fields do not fill the file exactly"},
-        {l.nodes, NF, "%s: tree 0 has a malformed node"},            /* feature out of range */
-        {l.nodes + 8, 0, "%s: tree 0 has a malformed node"},         /* a child loops back */
+        {l.counts, lp_test_get_u32(orig + l.counts) + 1,
+         "%s: the fields do not fill the file exactly"},
+        {l.nodes, LP_TEST_NF, "%s: tree 0 has a malformed node"}, /* feature out of range */
+        {l.nodes + 8, 0, "%s: tree 0 has a malformed node"},      /* a child loops back */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         memcpy(b, orig, n);
-        put_u32(b + cases[i].off, cases[i].v);
-        put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4));
-        spit(t, b, n);
+        lp_test_put_u32(b + cases[i].off, cases[i].v);
+        lp_test_reseal(b, n);
+        lp_test_spit(t, b, n);
         snprintf(msg, sizeof msg, cases[i].msg, t);
-        expect_load_error(t, LP_ECORRUPT, msg);
+        expect_load_error(NULL, t, LP_ECORRUPT, msg);
     }
     free(orig);
     free(b);

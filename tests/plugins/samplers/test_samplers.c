@@ -16,41 +16,20 @@
 #define PER_SPACE 60
 #define N_SAMPLES 2000
 
-/* Asserts only on failure: ctest runs with --full-stats, which records every passing
- * assertion, and the loops below make hundreds of thousands. */
-#define CHECK(cond, ...)                 \
-    do {                                 \
-        if (!(cond))                     \
-            cr_assert_fail(__VA_ARGS__); \
-    } while (0)
-
 static const char *const kernels[] = {"conv-bn-relu", "dwconv-bn-relu", "fc", "se",
                                       "mhsa", "linear", "avgpool"};
 #define N_KERNELS (sizeof kernels / sizeof kernels[0])
 
-static lp_registry *reg;
 static lp_prior priors[N_KERNELS];
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-}
 
 static void teardown(void)
 {
     for (size_t i = 0; i < N_KERNELS; i++)
         lp_prior_free(&priors[i]);
-    lp_registry_close(reg);
+    lp_test_teardown();
 }
 
-TestSuite(samplers, .init = setup, .fini = teardown);
-
-static const lp_kernel_ops *kops(const char *name)
-{
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_KERNEL, name);
-    CHECK(p, "kernel '%s' is not loaded", name);
-    return lp_plugin_descriptor(p)->ops;
-}
+TestSuite(samplers, .init = lp_test_setup_registry, .fini = teardown);
 
 /* Built on first use: each test runs in its own process. */
 static const lp_prior *prior_of(const char *kernel)
@@ -60,8 +39,8 @@ static const lp_prior *prior_of(const char *kernel)
             continue;
         if (!priors[i].n) {
             lp_err err = {0};
-            int rc = lp_prior_build(reg, SPACES, kernel, PER_SPACE, 0, &priors[i], &err);
-            CHECK(rc == 0 && priors[i].n > 0, "prior of %s: %s", kernel, err.msg);
+            int rc = lp_prior_build(lp_test_reg, SPACES, kernel, PER_SPACE, 0, &priors[i], &err);
+            LP_CHECK(rc == 0 && priors[i].n > 0, "prior of %s: %s", kernel, err.msg);
         }
         return &priors[i];
     }
@@ -73,18 +52,18 @@ static const lp_prior *prior_of(const char *kernel)
 static lp_instance *make_with(const char *sampler, const char *kv, const char *kernel,
                               uint64_t seed, const lp_prior *prior)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_SAMPLER, sampler);
-    CHECK(p, "sampler '%s' is not loaded", sampler);
+    const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_SAMPLER, sampler);
+    LP_CHECK(p, "sampler '%s' is not loaded", sampler);
     /* The VAE trains at setup (test_vae.c covers that); a tiny, uncached net keeps these
      * every-sampler checks fast and leaves no files behind. */
     if (!strcmp(sampler, "vae") && (!kv || !*kv))
         kv = "epochs=2,hidden=32,latent=8,cache=none";
     lp_instance *inst = NULL;
     lp_err err = {0};
-    CHECK(lp_instance_create_kv(p, kv, &inst, &err) == 0, "%s %s: %s", sampler, kv, err.msg);
+    LP_CHECK(lp_instance_create_kv(p, kv, &inst, &err) == 0, "%s %s: %s", sampler, kv, err.msg);
     lp_sampler_ctx ctx;
-    lp_sampler_ctx_init(&ctx, kernel, kops(kernel), seed, prior);
-    CHECK(lp_sampler_setup(inst, &ctx, &err) == 0, "%s for %s: %s", sampler, kernel, err.msg);
+    lp_sampler_ctx_init(&ctx, kernel, lp_test_kernel(kernel), seed, prior);
+    LP_CHECK(lp_sampler_setup(inst, &ctx, &err) == 0, "%s for %s: %s", sampler, kernel, err.msg);
     return inst;
 }
 
@@ -96,26 +75,17 @@ static lp_instance *make(const char *sampler, const char *kv, const char *kernel
 /* n configs through the core wrapper (which checks validity), checked again here. */
 static lp_kcfg *draw(lp_instance *inst, const char *kernel, size_t n)
 {
-    const lp_kernel_ops *o = kops(kernel);
+    const lp_kernel_ops *o = lp_test_kernel(kernel);
     lp_kcfg *out = calloc(n ? n : 1, sizeof *out);
     lp_err err = {0};
-    CHECK(out, "out of memory");
-    CHECK(lp_sampler_sample(inst, o, n, out, &err) == 0, "%s %s: %s", inst->desc->name, kernel, err.msg);
+    LP_CHECK(out, "out of memory");
+    LP_CHECK(lp_sampler_sample(inst, o, n, out, &err) == 0, "%s %s: %s", inst->desc->name, kernel, err.msg);
     for (size_t i = 0; i < n; i++) {
         char text[256];
         lp_kcfg_format(o->dims, o->n_dims, &out[i], text, sizeof text);
-        CHECK(o->valid(&out[i], &err) == 0, "%s %s drew %s: %s", inst->desc->name, kernel, text, err.msg);
+        LP_CHECK(o->valid(&out[i], &err) == 0, "%s %s drew %s: %s", inst->desc->name, kernel, text, err.msg);
     }
     return out;
-}
-
-static size_t dim_index(const lp_kernel_ops *o, const char *name)
-{
-    for (size_t d = 0; d < o->n_dims; d++)
-        if (!strcmp(o->dims[d].name, name))
-            return d;
-    cr_assert_fail("no dim %s", name);
-    return 0;
 }
 
 /* ---- every sampler -------------------------------------------------------- */
@@ -123,8 +93,8 @@ static size_t dim_index(const lp_kernel_ops *o, const char *name)
 Test(samplers, every_sampler_is_valid_and_deterministic)
 {
     size_t n_samplers = 0;
-    for (size_t r = 0; r < lp_registry_count(reg); r++) {
-        const lp_plugin_desc *d = lp_plugin_descriptor(lp_registry_at(reg, r));
+    for (size_t r = 0; r < lp_registry_count(lp_test_reg); r++) {
+        const lp_plugin_desc *d = lp_plugin_descriptor(lp_registry_at(lp_test_reg, r));
         if (d->kind != LP_KIND_SAMPLER)
             continue;
         n_samplers++;
@@ -141,10 +111,11 @@ Test(samplers, every_sampler_is_valid_and_deterministic)
                 memcpy(y + at, part, chunks[i] * sizeof *part);
                 free(part);
             }
-            CHECK(!memcmp(x, y, N_SAMPLES * sizeof *x), "%s %s: same seed, different configs",
-                  d->name, kernels[k]);
-            CHECK(memcmp(x, z, N_SAMPLES * sizeof *x), "%s %s: seeds 1 and 2 gave the same configs",
-                  d->name, kernels[k]);
+            LP_CHECK(!memcmp(x, y, N_SAMPLES * sizeof *x), "%s %s: same seed, different configs",
+                     d->name, kernels[k]);
+            LP_CHECK(memcmp(x, z, N_SAMPLES * sizeof *x),
+                     "%s %s: seeds 1 and 2 gave the same configs",
+                     d->name, kernels[k]);
             free(x);
             free(y);
             free(z);
@@ -161,11 +132,11 @@ Test(samplers, setup_errors)
     lp_err err = {0};
     lp_sampler_ctx ctx;
     lp_instance *inst = NULL;
-    lp_sampler_ctx_init(&ctx, "conv-bn-relu", kops("conv-bn-relu"), 0, NULL);
+    lp_sampler_ctx_init(&ctx, "conv-bn-relu", lp_test_kernel("conv-bn-relu"), 0, NULL);
     /* prior and adaptive need a prior; random does not, unless bounds=prior. */
     static const char *const need[][2] = {{"prior", NULL}, {"adaptive", NULL}, {"random", "bounds=prior"}};
     for (size_t i = 0; i < 3; i++) {
-        const lp_plugin *p = lp_registry_find(reg, LP_KIND_SAMPLER, need[i][0]);
+        const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_SAMPLER, need[i][0]);
         cr_assert_eq(lp_instance_create_kv(p, need[i][1], &inst, &err), 0, "%s", err.msg);
         cr_assert_eq(lp_sampler_setup(inst, &ctx, &err), LP_EINVAL, "%s", need[i][0]);
         cr_assert(strstr(err.msg, "conv-bn-relu"), "%s", err.msg);
@@ -177,7 +148,7 @@ Test(samplers, setup_errors)
     free(draw(r, "conv-bn-relu", 10));
     lp_instance_destroy(r);
     /* The wrappers refuse an instance of another kind. */
-    const lp_plugin *k = lp_registry_find(reg, LP_KIND_KERNEL, "fc");
+    const lp_plugin *k = lp_registry_find(lp_test_reg, LP_KIND_KERNEL, "fc");
     cr_assert_eq(lp_instance_create_kv(k, NULL, &inst, &err), 0, "%s", err.msg);
     cr_assert_eq(lp_sampler_setup(inst, &ctx, &err), LP_EINVAL);
     cr_assert(strstr(err.msg, "not a sampler"), "%s", err.msg);
@@ -196,7 +167,7 @@ static size_t dim_count(const lp_dim *d)
 Test(samplers, random_covers_each_dim)
 {
     for (size_t k = 0; k < N_KERNELS; k++) {
-        const lp_kernel_ops *o = kops(kernels[k]);
+        const lp_kernel_ops *o = lp_test_kernel(kernels[k]);
         lp_instance *inst = make("random", NULL, kernels[k], 5);
         lp_kcfg *x = draw(inst, kernels[k], N_SAMPLES);
         for (size_t d = 0; d < o->n_dims; d++) {
@@ -215,19 +186,19 @@ Test(samplers, random_covers_each_dim)
             int32_t lo = dim->values ? dim->values[0] : dim->min;
             int32_t hi = dim->values ? dim->values[dim->n_values - 1] : dim->max;
             if (count <= 32) {
-                CHECK(mn == lo && mx == hi, "%s %s: drew [%d, %d] of [%d, %d]", kernels[k], dim->name,
-                      mn, mx, lo, hi);
+                LP_CHECK(mn == lo && mx == hi, "%s %s: drew [%d, %d] of [%d, %d]", kernels[k], dim->name,
+                         mn, mx, lo, hi);
                 for (size_t v = 0; v < count; v++) {
                     int32_t want = dim->values ? dim->values[v] : dim->min + (int32_t)v * (dim->step > 0 ? dim->step : 1);
                     size_t hits = 0;
                     for (size_t i = 0; i < N_SAMPLES; i++)
                         hits += x[i].v[d] == want;
-                    CHECK(hits > 0, "%s %s=%d never drawn", kernels[k], dim->name, want);
+                    LP_CHECK(hits > 0, "%s %s=%d never drawn", kernels[k], dim->name, want);
                 }
             } else {
                 double mid = (lo + hi) / 2.0;
-                CHECK(fabs(mean - mid) < 0.05 * (hi - lo), "%s %s: mean %.1f, middle %.1f",
-                      kernels[k], dim->name, mean, mid);
+                LP_CHECK(fabs(mean - mid) < 0.05 * (hi - lo), "%s %s: mean %.1f, middle %.1f",
+                         kernels[k], dim->name, mean, mid);
             }
         }
         free(x);
@@ -242,8 +213,8 @@ Test(samplers, random_covers_each_dim)
 Test(samplers, random_redraws_rather_than_repairs)
 {
     lp_instance *se = make("random", NULL, "se", 3);
-    const lp_kernel_ops *o = kops("se");
-    size_t c = dim_index(o, "c"), cse = dim_index(o, "cse");
+    const lp_kernel_ops *o = lp_test_kernel("se");
+    size_t c = lp_test_dim(o, "c"), cse = lp_test_dim(o, "cse");
     lp_kcfg *x = draw(se, "se", 20000);
     double mean_c = 0, diag = 0, range = o->dims[c].max - o->dims[c].min;
     for (size_t i = 0; i < 20000; i++) {
@@ -256,8 +227,8 @@ Test(samplers, random_redraws_rather_than_repairs)
     lp_instance_destroy(se);
 
     lp_instance *conv = make("random", NULL, "conv-bn-relu", 3);
-    o = kops("conv-bn-relu");
-    size_t s = dim_index(o, "s");
+    o = lp_test_kernel("conv-bn-relu");
+    size_t s = lp_test_dim(o, "s");
     x = draw(conv, "conv-bn-relu", 20000);
     double s4 = 0;
     for (size_t i = 0; i < 20000; i++)
@@ -270,7 +241,7 @@ Test(samplers, random_redraws_rather_than_repairs)
 Test(samplers, random_prior_bounds_stay_within_the_prior)
 {
     for (size_t k = 0; k < N_KERNELS; k++) {
-        const lp_kernel_ops *o = kops(kernels[k]);
+        const lp_kernel_ops *o = lp_test_kernel(kernels[k]);
         const lp_prior *p = prior_of(kernels[k]);
         lp_instance *inst = make("random", "bounds=prior", kernels[k], 4);
         lp_kcfg *x = draw(inst, kernels[k], N_SAMPLES);
@@ -281,8 +252,9 @@ Test(samplers, random_prior_bounds_stay_within_the_prior)
                 mx = p->cfgs[i].v[d] > mx ? p->cfgs[i].v[d] : mx;
             }
             for (size_t i = 0; i < N_SAMPLES; i++)
-                CHECK(x[i].v[d] >= mn && x[i].v[d] <= mx, "%s %s=%d outside the prior's [%d, %d]",
-                      kernels[k], o->dims[d].name, x[i].v[d], mn, mx);
+                LP_CHECK(x[i].v[d] >= mn && x[i].v[d] <= mx,
+                         "%s %s=%d outside the prior's [%d, %d]",
+                         kernels[k], o->dims[d].name, x[i].v[d], mn, mx);
         }
         free(x);
         lp_instance_destroy(inst);
@@ -311,11 +283,11 @@ Test(samplers, prior_reproduces_the_top_frequencies)
         for (size_t r = 0; r < 5 && r < p->n; r++) {
             double w = p->weights[r], got = count_equal(x, n, &p->cfgs[r]) / (double)n;
             double tol = 5 * sqrt(w * (1 - w) / n) + 0.002;
-            CHECK(fabs(got - w) <= tol, "%s row %zu: drawn %.4f, prior %.4f (tolerance %.4f)",
-                  kernels[k], r, got, w, tol);
+            LP_CHECK(fabs(got - w) <= tol, "%s row %zu: drawn %.4f, prior %.4f (tolerance %.4f)",
+                     kernels[k], r, got, w, tol);
         }
         for (size_t i = 0; i < n; i += 97) /* every draw is a prior config */
-            CHECK(count_equal(p->cfgs, p->n, &x[i]) == 1, "%s draw %zu is not in the prior", kernels[k], i);
+            LP_CHECK(count_equal(p->cfgs, p->n, &x[i]) == 1, "%s draw %zu is not in the prior", kernels[k], i);
         free(x);
         lp_instance_destroy(inst);
     }
@@ -330,8 +302,9 @@ Test(samplers, prior_unique_draws_without_replacement)
         lp_kcfg *x = draw(inst, "se", p->n);
         double early = 0, late = 0;
         for (size_t i = 0; i < p->n; i++) {
-            CHECK(count_equal(x, p->n, &p->cfgs[i]) == 1, "pass %d: prior row %zu drawn %zu times",
-                  pass, i, count_equal(x, p->n, &p->cfgs[i]));
+            LP_CHECK(count_equal(x, p->n, &p->cfgs[i]) == 1,
+                     "pass %d: prior row %zu drawn %zu times",
+                     pass, i, count_equal(x, p->n, &p->cfgs[i]));
             for (size_t r = 0; r < p->n; r++)
                 if (!memcmp(&x[i], &p->cfgs[r], sizeof x[i]))
                     *(i < p->n / 2 ? &early : &late) += p->weights[r];
@@ -345,7 +318,7 @@ Test(samplers, prior_unique_draws_without_replacement)
 /* jitter moves range dims by at most the factor (and a rounding), keeps k, s and act. */
 Test(samplers, prior_jitter_stays_near_prior_configs)
 {
-    const lp_kernel_ops *o = kops("conv-bn-relu");
+    const lp_kernel_ops *o = lp_test_kernel("conv-bn-relu");
     const lp_prior *p = prior_of("conv-bn-relu");
     lp_instance *plain = make("prior", NULL, "conv-bn-relu", 9);
     lp_instance *jit = make("prior", "jitter=0.2", "conv-bn-relu", 9);
@@ -360,10 +333,10 @@ Test(samplers, prior_jitter_stays_near_prior_configs)
     for (size_t d = 0; d < o->n_dims; d++) {
         const lp_dim *dim = &o->dims[d];
         if (dim->values || dim->labels)
-            CHECK(y[0].v[d] == x[0].v[d], "jitter moved %s", dim->name);
+            LP_CHECK(y[0].v[d] == x[0].v[d], "jitter moved %s", dim->name);
         else
-            CHECK(y[0].v[d] >= floor(0.8 * x[0].v[d]) - 1 && y[0].v[d] <= ceil(1.2 * x[0].v[d]) + 1,
-                  "%s: %d jittered to %d", dim->name, x[0].v[d], y[0].v[d]);
+            LP_CHECK(y[0].v[d] >= floor(0.8 * x[0].v[d]) - 1 && y[0].v[d] <= ceil(1.2 * x[0].v[d]) + 1,
+                     "%s: %d jittered to %d", dim->name, x[0].v[d], y[0].v[d]);
     }
     cr_assert_gt(moved, N_SAMPLES / 2, "jitter moved only %zu of %d", moved, N_SAMPLES);
     cr_assert_lt(in_prior, N_SAMPLES / 2, "%zu of %d jittered configs are prior configs", in_prior, N_SAMPLES);
@@ -400,7 +373,7 @@ Test(samplers, adaptive_histogram_reproduces_prior_marginals)
 {
     const size_t n = 20000;
     for (size_t k = 0; k < N_KERNELS; k++) {
-        const lp_kernel_ops *o = kops(kernels[k]);
+        const lp_kernel_ops *o = lp_test_kernel(kernels[k]);
         const lp_prior *p = prior_of(kernels[k]);
         lp_instance *inst = make("adaptive", "prior_share=1", kernels[k], 10);
         lp_kcfg *x = draw(inst, kernels[k], n);
@@ -431,8 +404,9 @@ Test(samplers, adaptive_histogram_reproduces_prior_marginals)
                 for (size_t b = 0; b < BINS; b++)
                     tv += fabs(want[b] - got[b]) / 2;
             }
-            CHECK(tv < 0.04, "%s %s: total variation %.4f from the prior's histogram", kernels[k],
-                  name, tv);
+            LP_CHECK(tv < 0.04, "%s %s: total variation %.4f from the prior's histogram",
+                     kernels[k],
+                     name, tv);
         }
         free(x);
         lp_instance_destroy(inst);
@@ -455,22 +429,23 @@ Test(samplers, adaptive_snaps_and_mixes_nn_meter_values)
     static const int32_t k_set[] = {1, 3, 5, 7}, s_set[] = {1, 2, 4};
     static const char *const spatial[] = {"conv-bn-relu", "dwconv-bn-relu", "se", "avgpool"};
     for (size_t t = 0; t < 4; t++) {
-        const lp_kernel_ops *o = kops(spatial[t]);
+        const lp_kernel_ops *o = lp_test_kernel(spatial[t]);
         lp_instance *inst = make("adaptive", NULL, spatial[t], 11);
         lp_kcfg *x = draw(inst, spatial[t], N_SAMPLES);
-        size_t hw = dim_index(o, "hw");
+        size_t hw = lp_test_dim(o, "hw");
         for (size_t i = 0; i < N_SAMPLES; i++)
-            CHECK(in_set(x[i].v[hw], hw_set, 12), "%s hw=%d", spatial[t], x[i].v[hw]);
+            LP_CHECK(in_set(x[i].v[hw], hw_set, 12), "%s hw=%d", spatial[t], x[i].v[hw]);
         if (t != 2) { /* se has no window */
-            size_t kd = dim_index(o, "k"), sd = dim_index(o, "s");
+            size_t kd = lp_test_dim(o, "k"), sd = lp_test_dim(o, "s");
             for (size_t i = 0; i < N_SAMPLES; i++)
-                CHECK(in_set(x[i].v[kd], k_set, 4) && in_set(x[i].v[sd], s_set, 3), "%s k=%d s=%d",
-                      spatial[t], x[i].v[kd], x[i].v[sd]);
+                LP_CHECK(in_set(x[i].v[kd], k_set, 4) && in_set(x[i].v[sd], s_set, 3),
+                         "%s k=%d s=%d",
+                         spatial[t], x[i].v[kd], x[i].v[sd]);
         }
         free(x);
         lp_instance_destroy(inst);
     }
-    const lp_kernel_ops *o = kops("conv-bn-relu");
+    const lp_kernel_ops *o = lp_test_kernel("conv-bn-relu");
     lp_instance *inst = make("adaptive", "prior_share=0", "conv-bn-relu", 12);
     const size_t n = 20000;
     lp_kcfg *x = draw(inst, "conv-bn-relu", n);
@@ -481,7 +456,7 @@ Test(samplers, adaptive_snaps_and_mixes_nn_meter_values)
     } want[] = {{"hw", 112, 0.2}, {"hw", 56, 0.4}, {"hw", 28, 0.4}, {"k", 5, 0.4},
                 {"k", 7, 0.6},    {"s", 2, 0.4},   {"s", 1, 0.6}};
     for (size_t w = 0; w < sizeof want / sizeof *want; w++) {
-        size_t d = dim_index(o, want[w].dim), hits = 0;
+        size_t d = lp_test_dim(o, want[w].dim), hits = 0;
         for (size_t i = 0; i < n; i++)
             hits += x[i].v[d] == want[w].v;
         cr_assert_float_eq(hits / (double)n, want[w].p, 0.02, "%s=%d: %.3f", want[w].dim, want[w].v,
@@ -496,8 +471,8 @@ Test(samplers, adaptive_snaps_and_mixes_nn_meter_values)
 Test(samplers, adaptive_refines_around_high_error_configs)
 {
     const char *kernel = "conv-bn-relu";
-    const lp_kernel_ops *o = kops(kernel);
-    size_t cin = dim_index(o, "cin"), cout = dim_index(o, "cout");
+    const lp_kernel_ops *o = lp_test_kernel(kernel);
+    size_t cin = lp_test_dim(o, "cin"), cout = lp_test_dim(o, "cout");
     lp_instance *inst = make("adaptive", NULL, kernel, 13);
     lp_kcfg *x = draw(inst, kernel, 1000);
     double *e = malloc(1000 * sizeof *e);
@@ -519,16 +494,16 @@ Test(samplers, adaptive_refines_around_high_error_configs)
         const lp_kcfg *base = &x[high[j / 10]], *c = &y[j];
         for (size_t d = 0; d < o->n_dims; d++)
             if (d != cin && d != cout)
-                CHECK(c->v[d] == base->v[d], "spawn %zu changed %s", j, o->dims[d].name);
+                LP_CHECK(c->v[d] == base->v[d], "spawn %zu changed %s", j, o->dims[d].name);
         for (size_t d = cin; d <= cout; d++) /* [0.5 C, 1.2 C): 2v >= C and 5v < 6C */
-            CHECK(2 * c->v[d] >= base->v[d] && 5 * c->v[d] < 6 * base->v[d], "spawn %zu: %s=%d from %d",
-                  j, o->dims[d].name, c->v[d], base->v[d]);
+            LP_CHECK(2 * c->v[d] >= base->v[d] && 5 * c->v[d] < 6 * base->v[d], "spawn %zu: %s=%d from %d",
+                     j, o->dims[d].name, c->v[d], base->v[d]);
         /* Without replacement, as nn-Meter: a base with room for 10 values repeats none. */
         int32_t b = base->v[cin];
         if (j % 10 == 0 && (6 * b + 4) / 5 - (b + 1) / 2 >= 10)
             for (size_t u = j; u < j + 10; u++)
                 for (size_t w = u + 1; w < j + 10; w++)
-                    CHECK(y[u].v[cin] != y[w].v[cin], "spawns %zu and %zu share cin=%d", u, w, y[u].v[cin]);
+                    LP_CHECK(y[u].v[cin] != y[w].v[cin], "spawns %zu and %zu share cin=%d", u, w, y[u].v[cin]);
     }
     /* Then prior sampling again: not all of the next 200 derive from the high-error configs. */
     size_t derived = 0;
@@ -551,7 +526,7 @@ Test(samplers, adaptive_refines_width_dims_of_every_kernel)
     } cases[] = {{"dwconv-bn-relu", ",cin,"}, {"fc", ",cin,cout,"}, {"se", ",c,cse,"},
                  {"mhsa", ",e,h,d,"},          {"linear", ",cin,cout,"}, {"avgpool", ",cin,"}};
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
-        const lp_kernel_ops *o = kops(cases[t].kernel);
+        const lp_kernel_ops *o = lp_test_kernel(cases[t].kernel);
         lp_instance *inst = make("adaptive", "per_config=20", cases[t].kernel, 14);
         lp_kcfg *x = draw(inst, cases[t].kernel, 50);
         double e[50];
@@ -567,10 +542,11 @@ Test(samplers, adaptive_refines_width_dims_of_every_kernel)
                 snprintf(key, sizeof key, ",%s,", o->dims[d].name);
                 int32_t v = y[j].v[d], b = base->v[d];
                 if (!strstr(cases[t].widths, key))
-                    CHECK(v == b, "%s spawn %zu changed %s", cases[t].kernel, j, o->dims[d].name);
+                    LP_CHECK(v == b, "%s spawn %zu changed %s", cases[t].kernel, j,
+                             o->dims[d].name);
                 else
-                    CHECK((2 * v >= b && 5 * v < 6 * b) || v == b, "%s spawn %zu: %s=%d from %d",
-                          cases[t].kernel, j, o->dims[d].name, v, b);
+                    LP_CHECK((2 * v >= b && 5 * v < 6 * b) || v == b, "%s spawn %zu: %s=%d from %d",
+                             cases[t].kernel, j, o->dims[d].name, v, b);
             }
         }
         free(x);
@@ -613,7 +589,8 @@ Test(samplers, adaptive_rejects_bad_feedback)
     cr_assert_eq(lp_sampler_feedback(a, x, e, 3, &err), LP_EINVAL);
     cr_assert(strstr(err.msg, "feedback 1"), "%s", err.msg);
     e[1] = 0.5;
-    x[2].v[dim_index(kops("se"), "cse")] = x[2].v[dim_index(kops("se"), "c")] + 1;
+    const lp_kernel_ops *se = lp_test_kernel("se");
+    x[2].v[lp_test_dim(se, "cse")] = x[2].v[lp_test_dim(se, "c")] + 1;
     cr_assert_eq(lp_sampler_feedback(a, x, e, 3, &err), LP_EINVAL);
     cr_assert(strstr(err.msg, "feedback 2") && strstr(err.msg, "cse"), "%s", err.msg);
     lp_kcfg *y = draw(a, "se", 50), *y2 = draw(b, "se", 50);

@@ -19,49 +19,21 @@
 /* Small enough for the sanitizer build; big enough for the loss to move. */
 #define TINY "epochs=3,hidden=32,latent=8,layers=3"
 
-#define CHECK(cond, ...)                 \
-    do {                                 \
-        if (!(cond))                     \
-            cr_assert_fail(__VA_ARGS__); \
-    } while (0)
-
-static lp_registry *reg;
-static char *tmp;
-
-static void setup(void)
-{
-    reg = lp_test_registry();
-    tmp = lp_test_tmpdir();
-}
-
-static void teardown(void)
-{
-    lp_test_rmtree(tmp);
-    free(tmp);
-    lp_registry_close(reg);
-}
-
-TestSuite(vae, .init = setup, .fini = teardown);
-
-static const lp_kernel_ops *kops(const char *name)
-{
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_KERNEL, name);
-    cr_assert_not_null(p, "kernel '%s' is not loaded", name);
-    return lp_plugin_descriptor(p)->ops;
-}
+TestSuite(vae, .init = lp_test_setup, .fini = lp_test_teardown);
 
 static void prior_of(const char *kernel, lp_prior *p)
 {
     lp_err err = {0};
-    cr_assert_eq(lp_prior_build(reg, SPACES, kernel, PER_SPACE, 0, p, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_prior_build(lp_test_reg, SPACES, kernel, PER_SPACE, 0, p, &err), 0, "%s",
+                 err.msg);
     cr_assert_gt(p->n, 0);
 }
 
-/* "<TINY>,cache=<tmp>" plus extra ("" for none). */
+/* "<TINY>,cache=<lp_test_dir>" plus extra ("" for none). */
 static char *opts(const char *extra)
 {
     char *kv = NULL;
-    cr_assert_geq(asprintf(&kv, TINY ",cache=%s%s%s", tmp, *extra ? "," : "", extra), 0);
+    cr_assert_geq(asprintf(&kv, TINY ",cache=%s%s%s", lp_test_dir, *extra ? "," : "", extra), 0);
     return kv;
 }
 
@@ -69,11 +41,11 @@ static char *opts(const char *extra)
 static int try_make(const char *kv, const char *kernel, uint64_t seed, const lp_prior *prior,
                     lp_instance **out, lp_err *err)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_SAMPLER, "vae");
+    const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_SAMPLER, "vae");
     cr_assert_not_null(p, "sampler 'vae' is not loaded");
     cr_assert_eq(lp_instance_create_kv(p, kv, out, err), 0, "%s: %s", kv, err->msg);
     lp_sampler_ctx ctx;
-    lp_sampler_ctx_init(&ctx, kernel, kops(kernel), seed, prior);
+    lp_sampler_ctx_init(&ctx, kernel, lp_test_kernel(kernel), seed, prior);
     return lp_sampler_setup(*out, &ctx, err);
 }
 
@@ -91,16 +63,16 @@ static lp_kcfg *draw(lp_instance *inst, const char *kernel, size_t n)
     lp_kcfg *out = calloc(n, sizeof *out);
     lp_err err = {0};
     cr_assert_not_null(out);
-    cr_assert_eq(lp_sampler_sample(inst, kops(kernel), n, out, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_sampler_sample(inst, lp_test_kernel(kernel), n, out, &err), 0, "%s", err.msg);
     return out;
 }
 
-/* The one cache file of kernel in tmp (malloc'd path). */
+/* The one cache file of kernel in lp_test_dir (malloc'd path). */
 static char *cache_file(const char *kernel)
 {
     char pattern[1024];
     glob_t g;
-    snprintf(pattern, sizeof pattern, "%s/%s-*.vae", tmp, kernel);
+    snprintf(pattern, sizeof pattern, "%s/%s-*.vae", lp_test_dir, kernel);
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "no cache file %s", pattern);
     cr_assert_eq(g.gl_pathc, 1, "%zu cache files for %s", g.gl_pathc, kernel);
     char *path = strdup(g.gl_pathv[0]);
@@ -108,32 +80,11 @@ static char *cache_file(const char *kernel)
     return path;
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n);
-    cr_assert_eq(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "cannot write %s", path);
-    cr_assert_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 /* A number from the info text the plugin keeps in the file ("recon_first=0.04,..."). */
 static double info_value(const char *path, const char *key)
 {
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = lp_test_slurp(path, &n);
     cr_assert_gt(n, 34);
     size_t len = (size_t)b[32] | (size_t)b[33] << 8;
     char info[1100], pat[64];
@@ -169,15 +120,6 @@ Test(vae, reconstruction_loss_falls_over_training)
 
 /* ---- samples --------------------------------------------------------------------- */
 
-static size_t dim_index(const lp_kernel_ops *o, const char *name)
-{
-    for (size_t d = 0; d < o->n_dims; d++)
-        if (!strcmp(o->dims[d].name, name))
-            return d;
-    cr_assert_fail("no dim %s", name);
-    return 0;
-}
-
 /* Every kernel type that gets a VAE: valid configs; channel dims on multiples of 8 (or
  * <= 3, conv's stem input) with round8; not only prior configs (it generalises). */
 Test(vae, samples_are_valid_and_channels_round_to_8)
@@ -188,7 +130,7 @@ Test(vae, samples_are_valid_and_channels_round_to_8)
                  {"avgpool", "cin"}};
     const size_t n = 3000;
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
-        const lp_kernel_ops *o = kops(cases[t].kernel);
+        const lp_kernel_ops *o = lp_test_kernel(cases[t].kernel);
         lp_prior p = {0};
         prior_of(cases[t].kernel, &p);
         char *kv = opts("");
@@ -197,7 +139,7 @@ Test(vae, samples_are_valid_and_channels_round_to_8)
         size_t novel = 0;
         for (size_t i = 0; i < n; i++) {
             lp_err err = {0};
-            CHECK(o->valid(&x[i], &err) == 0, "%s: %s", cases[t].kernel, err.msg);
+            LP_CHECK(o->valid(&x[i], &err) == 0, "%s: %s", cases[t].kernel, err.msg);
             int seen = 0;
             for (size_t r = 0; r < p.n && !seen; r++)
                 seen = !memcmp(&p.cfgs[r], &x[i], sizeof x[i]);
@@ -206,10 +148,10 @@ Test(vae, samples_are_valid_and_channels_round_to_8)
         char list[64];
         snprintf(list, sizeof list, "%s", cases[t].channels);
         for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-            size_t d = dim_index(o, tok);
+            size_t d = lp_test_dim(o, tok);
             for (size_t i = 0; i < n; i++)
-                CHECK(x[i].v[d] <= 3 || x[i].v[d] % 8 == 0, "%s %s=%d", cases[t].kernel, tok,
-                      x[i].v[d]);
+                LP_CHECK(x[i].v[d] <= 3 || x[i].v[d] % 8 == 0, "%s %s=%d", cases[t].kernel, tok,
+                         x[i].v[d]);
         }
         cr_assert_gt(novel, 0, "%s: every sample is a prior config", cases[t].kernel);
         free(x);
@@ -227,7 +169,7 @@ Test(vae, round8_off_keeps_decoded_channels)
     char *kv = opts("round8=false");
     lp_instance *inst = make(kv, "conv-bn-relu", 3, &p);
     lp_kcfg *x = draw(inst, "conv-bn-relu", 2000);
-    size_t cin = dim_index(kops("conv-bn-relu"), "cin"), odd = 0;
+    size_t cin = lp_test_dim(lp_test_kernel("conv-bn-relu"), "cin"), odd = 0;
     for (size_t i = 0; i < 2000; i++)
         odd += x[i].v[cin] > 3 && x[i].v[cin] % 8 != 0;
     cr_assert_gt(odd, 0);
@@ -243,14 +185,14 @@ Test(vae, latent_draw_options)
 {
     lp_prior p = {0};
     prior_of("conv-bn-relu", &p);
-    const lp_kernel_ops *o = kops("conv-bn-relu");
+    const lp_kernel_ops *o = lp_test_kernel("conv-bn-relu");
     char *kv = opts("draw=posterior");
     lp_instance *a = make(kv, "conv-bn-relu", 11, &p), *b = make(kv, "conv-bn-relu", 11, &p);
     lp_kcfg *x = draw(a, "conv-bn-relu", 1000), *y = draw(b, "conv-bn-relu", 1000);
     cr_assert_eq(memcmp(x, y, 1000 * sizeof *x), 0, "draw=posterior: same seed, different configs");
     for (size_t i = 0; i < 1000; i++) {
         lp_err err = {0};
-        CHECK(o->valid(&x[i], &err) == 0, "%s", err.msg);
+        LP_CHECK(o->valid(&x[i], &err) == 0, "%s", err.msg);
     }
     free(x);
     free(y);
@@ -261,7 +203,8 @@ Test(vae, latent_draw_options)
     a = make(kv, "conv-bn-relu", 11, &p);
     x = draw(a, "conv-bn-relu", 200);
     for (size_t i = 1; i < 200; i++)
-        CHECK(!memcmp(&x[0], &x[i], sizeof *x), "spread=0: config %zu differs from the first", i);
+        LP_CHECK(!memcmp(&x[0], &x[i], sizeof *x), "spread=0: config %zu differs from the first",
+                 i);
     free(x);
     free(kv);
     lp_instance_destroy(a);
@@ -314,7 +257,7 @@ Test(vae, cache_round_trip)
     lp_prior p = {0};
     prior_of("conv-bn-relu", &p);
     char *kv = NULL, *none = NULL;
-    cr_assert_geq(asprintf(&kv, "epochs=2,hidden=64,latent=16,layers=4,cache=%s", tmp), 0);
+    cr_assert_geq(asprintf(&kv, "epochs=2,hidden=64,latent=16,layers=4,cache=%s", lp_test_dir), 0);
     none = strdup("epochs=2,hidden=64,latent=16,layers=4,cache=none");
     lp_instance *a, *b, *c;
     double t_train = seconds_to_setup(kv, "conv-bn-relu", &p, &a);
@@ -348,7 +291,8 @@ Test(vae, options_and_prior_key_the_file)
     lp_prior p = {0}, q = {0};
     prior_of("se", &p);
     lp_err err = {0};
-    cr_assert_eq(lp_prior_build(reg, SPACES, "se", PER_SPACE, 1, &q, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_prior_build(lp_test_reg, SPACES, "se", PER_SPACE, 1, &q, &err), 0, "%s",
+                 err.msg);
     char *k1 = opts(""), *k2 = opts("train_seed=1");
     lp_instance_destroy(make(k1, "se", 0, &p));
     lp_instance_destroy(make(k2, "se", 0, &p));
@@ -356,7 +300,7 @@ Test(vae, options_and_prior_key_the_file)
     lp_instance_destroy(make(k1, "se", 9, &p)); /* the sampling seed is not part of the key */
     char pattern[1024];
     glob_t g;
-    snprintf(pattern, sizeof pattern, "%s/se-*.vae", tmp);
+    snprintf(pattern, sizeof pattern, "%s/se-*.vae", lp_test_dir);
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
     cr_assert_eq(g.gl_pathc, 3, "%zu cache files", g.gl_pathc);
     globfree(&g);
@@ -376,13 +320,13 @@ Test(vae, corrupt_cache_fails_setup)
     lp_instance_destroy(make(kv, "dwconv-bn-relu", 0, &p));
     char *path = cache_file("dwconv-bn-relu");
     size_t n;
-    unsigned char *good = slurp(path, &n), *bad = malloc(n);
+    unsigned char *good = lp_test_slurp(path, &n), *bad = malloc(n);
     static const struct {
         size_t at;   /* byte flipped (n: truncate by 10 bytes instead) */
         const char *says;
     } cases[] = {{200, "checksum mismatch"},
                  {0, "not a litepred VAE file"},
-                 {SIZE_MAX, "bytes, the header gives"}};
+                 {SIZE_MAX, "truncated at byte"}};
     for (size_t t = 0; t < 3; t++) {
         size_t len = n;
         memcpy(bad, good, n);
@@ -390,27 +334,27 @@ Test(vae, corrupt_cache_fails_setup)
             len -= 10;
         else
             bad[cases[t].at] ^= 0x40;
-        spit(path, bad, len);
+        lp_test_spit(path, bad, len);
         lp_instance *inst = NULL;
         lp_err err = {0};
         cr_assert_eq(try_make(kv, "dwconv-bn-relu", 0, &p, &inst, &err), LP_ECORRUPT, "case %zu",
                      t);
         cr_assert(strstr(err.msg, path) && strstr(err.msg, cases[t].says), "%s", err.msg);
         lp_kcfg c;
-        cr_assert_lt(lp_sampler_sample(inst, kops("dwconv-bn-relu"), 1, &c, &err), 0);
+        cr_assert_lt(lp_sampler_sample(inst, lp_test_kernel("dwconv-bn-relu"), 1, &c, &err), 0);
         lp_instance_destroy(inst);
     }
     /* A valid file under another key's name (copied over) is refused as well. */
     char *other = opts("train_seed=5");
     lp_instance_destroy(make(other, "dwconv-bn-relu", 0, &p));
-    spit(path, good, n); /* restore, then plant it under the train_seed=5 name */
+    lp_test_spit(path, good, n); /* restore, then plant it under the train_seed=5 name */
     glob_t g;
     char pattern[1024];
-    snprintf(pattern, sizeof pattern, "%s/dwconv-bn-relu-*.vae", tmp);
+    snprintf(pattern, sizeof pattern, "%s/dwconv-bn-relu-*.vae", lp_test_dir);
     cr_assert_eq(glob(pattern, 0, NULL, &g), 0);
     cr_assert_eq(g.gl_pathc, 2);
     const char *planted = strcmp(g.gl_pathv[0], path) ? g.gl_pathv[0] : g.gl_pathv[1];
-    spit(planted, good, n);
+    lp_test_spit(planted, good, n);
     lp_instance *inst = NULL;
     lp_err err = {0};
     cr_assert_eq(try_make(other, "dwconv-bn-relu", 0, &p, &inst, &err), LP_ECORRUPT);
@@ -442,7 +386,7 @@ Test(vae, small_kernel_types_follow_the_option)
         int seen = 0;
         for (size_t r = 0; r < p.n && !seen; r++)
             seen = !memcmp(&p.cfgs[r], &x[i], sizeof x[i]);
-        CHECK(seen, "fc draw %zu is not a prior config", i);
+        LP_CHECK(seen, "fc draw %zu is not a prior config", i);
     }
     free(x);
     lp_instance_destroy(inst);
@@ -455,7 +399,7 @@ Test(vae, small_kernel_types_follow_the_option)
     lp_instance_destroy(inst);
     glob_t g;
     char pattern[1024];
-    snprintf(pattern, sizeof pattern, "%s/*.vae", tmp);
+    snprintf(pattern, sizeof pattern, "%s/*.vae", lp_test_dir);
     cr_assert_eq(glob(pattern, 0, NULL, &g), GLOB_NOMATCH, "a small kernel type was cached");
     free(kv);
     free(strict);
@@ -471,7 +415,7 @@ Test(vae, needs_a_prior_and_a_writable_cache)
     cr_assert(strstr(err.msg, "conv-bn-relu") && strstr(err.msg, "no configs"), "%s", err.msg);
     lp_instance_destroy(inst);
     /* A cache path under a regular file cannot be a directory. */
-    char *file = lp_test_write(tmp, "plain", "x"), *bad = NULL;
+    char *file = lp_test_write(lp_test_dir, "plain", "x"), *bad = NULL;
     cr_assert_geq(asprintf(&bad, TINY ",cache=%s/sub", file), 0);
     lp_prior p = {0};
     prior_of("se", &p);
@@ -490,8 +434,8 @@ Test(vae, kl2d_is_zero_for_identical_sets_and_positive_otherwise)
 {
     lp_prior p = {0};
     prior_of("conv-bn-relu", &p);
-    const lp_kernel_ops *o = kops("conv-bn-relu");
-    size_t hw = dim_index(o, "hw"), cin = dim_index(o, "cin"), k = dim_index(o, "k");
+    const lp_kernel_ops *o = lp_test_kernel("conv-bn-relu");
+    size_t hw = lp_test_dim(o, "hw"), cin = lp_test_dim(o, "cin"), k = lp_test_dim(o, "k");
     lp_kl2d_opts opt = {.group_mask = 1u << k};
     lp_err err = {0};
     double v = -1;

@@ -14,38 +14,19 @@
 
 #define REPR_DIR LP_TEST_SOURCE_DIR "/configs/representative"
 
-/* Asserts only on failure: ctest's --full-stats records every passing assertion. */
-#define CHECK(cond, ...)                 \
-    do {                                 \
-        if (!(cond))                     \
-            cr_assert_fail(__VA_ARGS__); \
-    } while (0)
-
-static lp_registry *reg;
-
 static void setup(void)
 {
     /* The loader resolves names through lp_config_dir(): pin it to this source tree. */
     setenv("LITEPRED_CONFIG_DIR", LP_TEST_SOURCE_DIR "/configs", 1);
     unsetenv("LITEPRED_SPACES_PATH");
-    reg = lp_test_registry();
+    lp_test_setup_registry();
 }
 
-static void teardown(void)
-{
-    lp_registry_close(reg);
-}
-
-TestSuite(similarity, .init = setup, .fini = teardown);
+TestSuite(similarity, .init = setup, .fini = lp_test_teardown);
 
 static lp_instance *make(const char *name, const char *kv)
 {
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_SIMILARITY, name);
-    CHECK(p, "similarity '%s' is not loaded", name);
-    lp_instance *inst = NULL;
-    lp_err err = {0};
-    CHECK(lp_instance_create_kv(p, kv, &inst, &err) == 0, "%s %s: %s", name, kv ? kv : "", err.msg);
-    return inst;
+    return lp_test_instance(LP_KIND_SIMILARITY, name, kv);
 }
 
 /* One candidate's score through the core helper. */
@@ -55,9 +36,9 @@ static double score1(lp_instance *inst, const double *m, const double *q, size_t
     double s = NAN;
     lp_err err = {0};
     const double *cands[] = {q};
-    CHECK(lp_similarity_pick(inst, m, cands, 1, n, &best, &s, &err) == 0, "%s: %s",
-          inst->desc->name, err.msg);
-    CHECK(best == 0, "one candidate, best = %zu", best);
+    LP_CHECK(lp_similarity_pick(inst, m, cands, 1, n, &best, &s, &err) == 0, "%s: %s",
+             inst->desc->name, err.msg);
+    LP_CHECK(best == 0, "one candidate, best = %zu", best);
     return s;
 }
 
@@ -201,7 +182,7 @@ static size_t random_pick(lp_instance *inst, const double *m, const double *cons
 {
     size_t best = 99;
     lp_err err = {0};
-    CHECK(lp_similarity_pick(inst, m, cands, N_CAND, 4, &best, NULL, &err) == 0, "%s", err.msg);
+    LP_CHECK(lp_similarity_pick(inst, m, cands, N_CAND, 4, &best, NULL, &err) == 0, "%s", err.msg);
     return best;
 }
 
@@ -214,7 +195,7 @@ Test(similarity, random_is_deterministic_per_seed_and_ignores_the_vectors)
     size_t diff = 0;
     for (int i = 0; i < 50; i++) {
         size_t pa = random_pick(a, m1, c1), pb = random_pick(b, m2, c2), pc = random_pick(c, m1, c1);
-        CHECK(pa == pb, "pick %d: seed 7 gave %zu and %zu for other vectors", i, pa, pb);
+        LP_CHECK(pa == pb, "pick %d: seed 7 gave %zu and %zu for other vectors", i, pa, pb);
         diff += pa != pc;
     }
     cr_assert_gt(diff, 0, "seeds 7 and 8 made the same 50 picks");
@@ -297,7 +278,7 @@ Test(similarity, metrics_declare_their_direction)
     } want[] = {{"kl", LP_SIM_LOWER_IS_BETTER}, {"rank", LP_SIM_HIGHER_IS_BETTER},
                 {"random", LP_SIM_HIGHER_IS_BETTER}};
     for (size_t i = 0; i < 3; i++) {
-        const lp_plugin *p = lp_registry_find(reg, LP_KIND_SIMILARITY, want[i].name);
+        const lp_plugin *p = lp_registry_find(lp_test_reg, LP_KIND_SIMILARITY, want[i].name);
         cr_assert_not_null(p, "%s not loaded", want[i].name);
         const lp_similarity_ops *ops = lp_plugin_descriptor(p)->ops;
         cr_assert_eq(ops->direction, want[i].dir, "%s", want[i].name);
@@ -314,13 +295,6 @@ static const char *const shipped[] = {
     "gelu", "add", "hswish", "swish", "global-avgpool", "maxpool", "avgpool"};
 #define N_SHIPPED (sizeof shipped / sizeof shipped[0])
 
-static const lp_kernel_ops *kops(const char *name)
-{
-    const lp_plugin *p = lp_registry_find(reg, LP_KIND_KERNEL, name);
-    CHECK(p, "kernel '%s' is not loaded", name);
-    return lp_plugin_descriptor(p)->ops;
-}
-
 Test(similarity, shipped_sets_load_valid_distinct_and_sized)
 {
     for (size_t s = 0; s < N_SHIPPED; s++) {
@@ -328,15 +302,16 @@ Test(similarity, shipped_sets_load_valid_distinct_and_sized)
         size_t n = 0;
         char *kernel = NULL;
         lp_err err = {0};
-        CHECK(lp_representative_load(reg, shipped[s], &kernel, &cfgs, &n, &err) == 0, "%s: %s",
-              shipped[s], err.msg);
-        CHECK(!strcmp(kernel, shipped[s]), "%s: file is for %s", shipped[s], kernel);
-        CHECK(n >= 50 && n <= 100, "%s: %zu configs (documented: 50..100)", shipped[s], n);
-        const lp_kernel_ops *k = kops(shipped[s]);
+        LP_CHECK(lp_representative_load(lp_test_reg, shipped[s], &kernel, &cfgs, &n, &err) == 0,
+                 "%s: %s",
+                 shipped[s], err.msg);
+        LP_CHECK(!strcmp(kernel, shipped[s]), "%s: file is for %s", shipped[s], kernel);
+        LP_CHECK(n >= 50 && n <= 100, "%s: %zu configs (documented: 50..100)", shipped[s], n);
+        const lp_kernel_ops *k = lp_test_kernel(shipped[s]);
         for (size_t i = 0; i < n; i++) {
-            CHECK(k->valid(&cfgs[i], &err) == 0, "%s config %zu: %s", shipped[s], i, err.msg);
+            LP_CHECK(k->valid(&cfgs[i], &err) == 0, "%s config %zu: %s", shipped[s], i, err.msg);
             for (size_t j = 0; j < i; j++)
-                CHECK(memcmp(&cfgs[i], &cfgs[j], sizeof cfgs[i]), "%s: %zu repeats %zu", shipped[s], i, j);
+                LP_CHECK(memcmp(&cfgs[i], &cfgs[j], sizeof cfgs[i]), "%s: %zu repeats %zu", shipped[s], i, j);
         }
         free(cfgs);
         free(kernel);
@@ -346,15 +321,16 @@ Test(similarity, shipped_sets_load_valid_distinct_and_sized)
 /* Every valid value of dim `dim` of kernel occurs in its shipped set. */
 static void expect_every_value(const char *kernel, const char *dim)
 {
-    const lp_kernel_ops *k = kops(kernel);
+    const lp_kernel_ops *k = lp_test_kernel(kernel);
     size_t d = 0;
     while (d < k->n_dims && strcmp(k->dims[d].name, dim))
         d++;
-    CHECK(d < k->n_dims, "%s has no dim %s", kernel, dim);
+    LP_CHECK(d < k->n_dims, "%s has no dim %s", kernel, dim);
     lp_kcfg *cfgs = NULL;
     size_t n = 0;
     lp_err err = {0};
-    CHECK(lp_representative_load(reg, kernel, NULL, &cfgs, &n, &err) == 0, "%s", err.msg);
+    LP_CHECK(lp_representative_load(lp_test_reg, kernel, NULL, &cfgs, &n, &err) == 0, "%s",
+             err.msg);
     const lp_dim *dm = &k->dims[d];
     size_t count = dm->values ? dm->n_values : (size_t)(dm->max - dm->min) / (size_t)dm->step + 1;
     for (size_t i = 0; i < count; i++) {
@@ -362,7 +338,7 @@ static void expect_every_value(const char *kernel, const char *dim)
         int seen = 0;
         for (size_t j = 0; j < n && !seen; j++)
             seen = cfgs[j].v[d] == v;
-        CHECK(seen, "%s's set has no config with %s=%d", kernel, dim, v);
+        LP_CHECK(seen, "%s's set has no config with %s=%d", kernel, dim, v);
     }
     free(cfgs);
 }
@@ -386,13 +362,13 @@ Test(similarity, shipped_sets_are_the_generator_output_of_their_header_command)
     for (size_t s = 0; s < N_SHIPPED; s++) {
         char cmd[512], *want = NULL, *got = NULL;
         snprintf(cmd, sizeof cmd, "cat %s/%s.yaml", REPR_DIR, shipped[s]);
-        CHECK(lp_test_run(cmd, &want) == 0, "%s", want);
+        LP_CHECK(lp_test_run(cmd, &want) == 0, "%s", want);
         snprintf(cmd, sizeof cmd, "representative %s -n 64 --seed 0", shipped[s]);
         int rc = lp_test_cli(cmd, &got);
-        CHECK(rc == 0, "%s: %s", cmd, got);
-        CHECK(strstr(want, "#   litepred representative "), "%s: no command in the header", shipped[s]);
-        CHECK(!strcmp(want, got), "configs/representative/%s.yaml is stale: regenerate it with "
-              "`litepred representative %s -n 64 --seed 0`", shipped[s], shipped[s]);
+        LP_CHECK(rc == 0, "%s: %s", cmd, got);
+        LP_CHECK(strstr(want, "#   litepred representative "), "%s: no command in the header", shipped[s]);
+        LP_CHECK(!strcmp(want, got), "configs/representative/%s.yaml is stale: regenerate it with "
+                 "`litepred representative %s -n 64 --seed 0`", shipped[s], shipped[s]);
         free(want);
         free(got);
     }
@@ -403,17 +379,21 @@ Test(similarity, generator_is_deterministic_and_honours_n_and_seed)
     lp_repr_set a = {0}, b = {0}, c = {0};
     lp_err err = {0};
     const char *spaces = LP_TEST_SOURCE_DIR "/configs/spaces";
-    cr_assert_eq(lp_representative_generate(reg, spaces, "se", 50, 3, &a, &err), 0, "%s", err.msg);
-    cr_assert_eq(lp_representative_generate(reg, spaces, "se", 50, 3, &b, &err), 0, "%s", err.msg);
-    cr_assert_eq(lp_representative_generate(reg, spaces, "se", 50, 4, &c, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_representative_generate(lp_test_reg, spaces, "se", 50, 3, &a, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(lp_representative_generate(lp_test_reg, spaces, "se", 50, 3, &b, &err), 0, "%s",
+                 err.msg);
+    cr_assert_eq(lp_representative_generate(lp_test_reg, spaces, "se", 50, 4, &c, &err), 0, "%s",
+                 err.msg);
     cr_assert_eq(a.n, 50);
     cr_assert_eq(memcmp(a.cfgs, b.cfgs, a.n * sizeof *a.cfgs), 0, "same seed, different sets");
     cr_assert_neq(memcmp(a.cfgs, c.cfgs, a.n * sizeof *a.cfgs), 0, "seeds 3 and 4 gave the same set");
     lp_repr_set_free(&a);
     lp_repr_set_free(&b);
     lp_repr_set_free(&c); /* generate() overwrites its output: free before reusing it */
-    cr_assert_eq(lp_representative_generate(reg, spaces, "se", 2, 3, &c, &err), LP_EINVAL);
-    cr_assert_eq(lp_representative_generate(reg, spaces, "nope", 50, 3, &c, &err), LP_ENOTFOUND);
+    cr_assert_eq(lp_representative_generate(lp_test_reg, spaces, "se", 2, 3, &c, &err), LP_EINVAL);
+    cr_assert_eq(lp_representative_generate(lp_test_reg, spaces, "nope", 50, 3, &c, &err),
+                 LP_ENOTFOUND);
     cr_assert_null(c.cfgs, "a failed generate leaves nothing allocated");
 }
 
@@ -457,7 +437,7 @@ Test(similarity, broken_set_gives_file_line_errors)
     lp_kcfg *cfgs = NULL;
     size_t n = 0;
     lp_err err = {0};
-    cr_assert_eq(lp_representative_load(reg, path, NULL, &cfgs, &n, &err), LP_EINVAL);
+    cr_assert_eq(lp_representative_load(lp_test_reg, path, NULL, &cfgs, &n, &err), LP_EINVAL);
     snprintf(want, sizeof want, "%s:8:1: unknown key", path);
     expect_in(err.msg, want);
     expect_in(err.msg, "more problems");
@@ -483,7 +463,7 @@ Test(similarity, loader_resolves_names_and_reports_missing_sets)
     lp_kcfg *cfgs = NULL;
     size_t n = 0;
     lp_err err = {0};
-    cr_assert_eq(lp_representative_load(reg, "no-such-kernel", NULL, &cfgs, &n, &err), LP_ENOTFOUND);
+    cr_assert_eq(lp_representative_load(lp_test_reg, "no-such-kernel", NULL, &cfgs, &n, &err), LP_ENOTFOUND);
     expect_in(err.msg, "/representative/no-such-kernel.yaml");
     char *path = lp_representative_path("fc", &err);
     cr_assert_not_null(path, "%s", err.msg);
@@ -495,7 +475,7 @@ Test(similarity, loader_resolves_names_and_reports_missing_sets)
     cr_assert_eq(mkdir(sub, 0777), 0);
     free(lp_test_write(sub, "fc.yaml", "representative: gelu\nconfigs: [\"n=1,c=8\", \"n=2,c=8\"]\n"));
     setenv("LITEPRED_CONFIG_DIR", dir, 1);
-    cr_assert_eq(lp_representative_load(reg, "fc", NULL, &cfgs, &n, &err), LP_EINVAL);
+    cr_assert_eq(lp_representative_load(lp_test_reg, "fc", NULL, &cfgs, &n, &err), LP_EINVAL);
     expect_in(err.msg, "fc.yaml:1:17: the set is for 'gelu'");
     free(sub);
     lp_test_rmtree(dir);
