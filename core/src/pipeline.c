@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "pipeline_int.h"
 
 static const char *const kind_names[] = {NULL, "build", "evaluate", "build-pool", "adapt"};
 
@@ -57,7 +58,6 @@ static const lp_option sampler_core_opts[] = {
      .type = LP_OPT_INT, .offset = offsetof(sampler_core, prior_models), .def_i = 200,
      .min = 1, .max = 100000},
     LP_OPT_END};
-static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
 static const char *const plugin_skip[] = {"plugin", NULL};
 
 typedef struct { int64_t models, seed, calibrate; int kernels; } eval_opts;
@@ -191,7 +191,7 @@ static void parse_sampler(const lp_registry *reg, lp_pipeline *p, const lp_ynode
     p->seed = sc.seed;
     p->rounds = sc.rounds;
     p->prior_models = sc.prior_models;
-    plugin_ref(reg, LP_KIND_SAMPLER, v, sampler_skip, &p->sampler, p->path, d);
+    plugin_ref(reg, LP_KIND_SAMPLER, v, pl_sampler_skip, &p->sampler, p->path, d);
 }
 
 static void parse_evaluate(lp_pipeline *p, const lp_ynode *v, lp_diag *d)

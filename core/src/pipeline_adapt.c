@@ -13,8 +13,6 @@
 
 #include "pipeline_int.h"
 
-static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
-
 int pl_run_build_pool(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, lp_err *err)
 {
     for (size_t i = 0; i < p->n_platforms; i++) {
@@ -43,8 +41,6 @@ static void cands_free(cand *c, size_t n)
     }
     free(c);
 }
-
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Names of pool/<P>/ directories holding a pool.yaml, sorted. */
 static int scan_pool(const char *root, char ***names, size_t *n, lp_err *err)
@@ -75,7 +71,7 @@ static int scan_pool(const char *root, char ***names, size_t *n, lp_err *err)
     }
     closedir(d);
     if (*n)
-        qsort(*names, *n, sizeof **names, cmp_name);
+        qsort(*names, *n, sizeof **names, pl_cmp_str);
     return rc;
 }
 
@@ -236,7 +232,7 @@ static int sampler_open(adapt_ctx *a, const char *type, const lp_kernel_ops *kop
     lp_sampler_ctx ctx;
     int rc = lp_prior_build(a->env.reg, NULL, type, (size_t)p->prior_models, (uint64_t)p->seed, prior, err);
     if (rc == 0)
-        rc = pl_instance_of(p, &p->sampler, sampler_skip, smp, err);
+        rc = pl_instance_of(p, &p->sampler, pl_sampler_skip, smp, err);
     if (rc == 0) {
         lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)p->seed, prior);
         rc = lp_sampler_setup(*smp, &ctx, err);
@@ -359,47 +355,6 @@ static int fit(adapt_ctx *a, size_t bi, const char *type, const lp_kernel_ops *k
     return rc;
 }
 
-/* Relative errors of a predictor trained from scratch on 80% of t, on the other 20%
- * (their configs into *tc, n into *n_test): nn-Meter's fine-grained sampling step. */
-static int test_errors(adapt_ctx *a, const char *type, const lp_kernel_ops *kops, const pl_kset *t,
-                       const double *lat, uint64_t seed, lp_kcfg **tc, double **rel, size_t *n_test,
-                       lp_err *err)
-{
-    size_t n = t->n, nt = n / 5;
-    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    lp_instance *pred = NULL;
-    pl_rows tr = {0}, te = {0};
-    float *y = malloc((nt ? nt : 1) * sizeof *y);
-    *tc = malloc((nt ? nt : 1) * sizeof **tc);
-    *rel = malloc((nt ? nt : 1) * sizeof **rel);
-    *n_test = nt;
-    int rc = idx && y && *tc && *rel ? pl_instance_of(a->env.p, &a->env.p->predictor, pl_plugin_skip, &pred, err)
-                                     : lp_err_set(err, LP_ENOMEM, "out of memory");
-    if (rc == 0) {
-        pl_split(idx, n, seed);
-        rc = pl_rows_from(t, idx + nt, n - nt, lat, kops, &tr, err);
-    }
-    if (rc == 0)
-        rc = pl_rows_from(t, idx, nt, lat, kops, &te, err);
-    const lp_predictor_ops *po = pred ? lp_instance_ops(pred) : NULL;
-    if (rc == 0) {
-        lp_dataset d = {.kernel_type = type, .n = tr.n, .n_features = kops->n_features, .x = tr.x, .y = tr.y};
-        rc = po->train(pred->priv, &d, NULL, NULL, NULL, err);
-    }
-    if (rc == 0 && nt)
-        rc = po->predict(pred->priv, te.x, nt, y, err);
-    for (size_t i = 0; rc == 0 && i < nt; i++) {
-        (*tc)[i] = te.cfgs[i];
-        (*rel)[i] = fabs(y[i] - te.y[i]) / te.y[i];
-    }
-    pl_rows_free(&tr);
-    pl_rows_free(&te);
-    lp_instance_destroy(pred);
-    free(idx);
-    free(y);
-    return rc;
-}
-
 /* A budget drawn with feedback (samplers such as adaptive): half the budget from the
  * sampler, then up to `rounds` rounds in which the configs the current predictor gets most
  * wrong spawn neighbours, then plain draws up to the budget if the rounds stop early. The
@@ -423,8 +378,8 @@ static int with_feedback(adapt_ctx *a, const char *type, const lp_kernel_ops *ko
         if (rc == 0)
             rc = join(r, rlat, s, *slat, s->n, &t, &lat, err);
         if (rc == 0)
-            rc = test_errors(a, type, kops, &t, lat, (uint64_t)a->env.p->seed + 1000 + (uint64_t)round,
-                             &tc, &rel, &n_test, err);
+            rc = pl_test_errors(&a->env, type, kops, &t, lat,
+                                (uint64_t)a->env.p->seed + 1000 + (uint64_t)round, &tc, &rel, &n_test, err);
         int queued = rc == 0 ? lp_sampler_feedback(smp, tc, rel, n_test, err) : rc;
         size_t before = s->n;
         if (queued > 0)

@@ -47,6 +47,10 @@ void pl_env_close(pl_env *e);
 
 /* Options a plugin reference holds that are the pipeline's, not the plugin's. */
 extern const char *const pl_plugin_skip[];
+/* The same for `sampler:`, whose count, seed, rounds and prior_models are the pipeline's. */
+extern const char *const pl_sampler_skip[];
+/* strcmp over an array of char * (qsort, bsearch). */
+int pl_cmp_str(const void *a, const void *b);
 
 /* mkdir -p */
 int pl_make_dirs(const char *path, lp_err *err);
@@ -72,6 +76,12 @@ int pl_kset_collect(lp_store *st, int64_t pid, pl_kset *s, double **lat, lp_err 
  * earlier run. */
 int pl_profiling_seconds(lp_store *st, int64_t pid, const lp_platform *pf, const pl_kset *s,
                          size_t n, double *sec, lp_err *err);
+/* nn-Meter's fine-grained step: a predictor trained from scratch on 80% of t (split by
+ * seed) predicts the other 20%; their configs go to *tc and their relative errors to *rel
+ * (both malloc'd, *n_test of them). */
+int pl_test_errors(const pl_env *e, const char *type, const lp_kernel_ops *kops, const pl_kset *t,
+                   const double *lat, uint64_t seed, lp_kcfg **tc, double **rel, size_t *n_test,
+                   lp_err *err);
 /* Frees rows. */
 void pl_rows_free(pl_rows *r);
 /* Rows of the configs s->cfgs[idx[i]] with latencies lat[idx[i]]. */

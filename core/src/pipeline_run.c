@@ -14,7 +14,7 @@
 
 #include "pipeline_int.h"
 
-static const char *const sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
+const char *const pl_sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
 const char *const pl_plugin_skip[] = {"plugin", NULL};
 
 /* mkdir -p */
@@ -281,34 +281,58 @@ static int collect(build_ctx *b, pl_kset *s, double **lat, lp_err *err)
 
 /* nn-Meter's fine-grained rounds: fit on 80%, feed the 20% test errors back, measure what
  * the sampler spawns. */
+int pl_test_errors(const pl_env *e, const char *type, const lp_kernel_ops *kops, const pl_kset *t,
+                   const double *lat, uint64_t seed, lp_kcfg **tc, double **rel, size_t *n_test,
+                   lp_err *err)
+{
+    size_t n = t->n, nt = n / 5;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    lp_instance *pred = NULL;
+    pl_rows tr = {0}, te = {0};
+    float *y = malloc((nt ? nt : 1) * sizeof *y);
+    *tc = malloc((nt ? nt : 1) * sizeof **tc);
+    *rel = malloc((nt ? nt : 1) * sizeof **rel);
+    *n_test = nt;
+    int rc = idx && y && *tc && *rel ? pl_instance_of(e->p, &e->p->predictor, pl_plugin_skip, &pred, err)
+                                     : lp_err_set(err, LP_ENOMEM, "out of memory");
+    if (rc == 0) {
+        pl_split(idx, n, seed);
+        rc = pl_rows_from(t, idx + nt, n - nt, lat, kops, &tr, err);
+    }
+    if (rc == 0)
+        rc = pl_rows_from(t, idx, nt, lat, kops, &te, err);
+    const lp_predictor_ops *po = pred ? lp_instance_ops(pred) : NULL;
+    if (rc == 0) {
+        lp_dataset d = {.kernel_type = type, .n = tr.n, .n_features = kops->n_features, .x = tr.x, .y = tr.y};
+        rc = po->train(pred->priv, &d, NULL, NULL, NULL, err);
+    }
+    if (rc == 0 && nt)
+        rc = po->predict(pred->priv, te.x, nt, y, err);
+    for (size_t i = 0; rc == 0 && i < nt; i++) {
+        (*tc)[i] = te.cfgs[i];
+        (*rel)[i] = fabs(y[i] - lat[idx[i]]) / lat[idx[i]];
+    }
+    pl_rows_free(&tr);
+    pl_rows_free(&te);
+    lp_instance_destroy(pred);
+    free(idx);
+    free(y);
+    return rc;
+}
+
+/* nn-Meter's fine-grained rounds: fit on 80%, feed the 20% test errors back, measure what
+ * the sampler spawns. */
 static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *kops,
                            lp_instance *smp, pl_kset *s, lp_err *err)
 {
     for (int64_t r = 0; r < b->env.p->rounds; r++) {
-        double *lat = NULL;
-        size_t *idx = malloc((s->n ? s->n : 1) * sizeof *idx);
-        lp_instance *pred = NULL;
-        lp_train_report rep;
-        double acc10;
-        int rc = idx ? collect(b, s, &lat, err) : lp_err_set(err, LP_ENOMEM, "out of memory");
-        size_t n_test = s->n / 5;
-        if (rc == 0) {
-            pl_split(idx, s->n, (uint64_t)b->env.p->seed + 1000 + (uint64_t)r);
-            rc = train_on(b, type, kops, s, lat, idx, s->n, n_test, &pred, &rep, &acc10, err);
-        }
-        double *rel = malloc((n_test ? n_test : 1) * sizeof *rel);
-        lp_kcfg *tc = malloc((n_test ? n_test : 1) * sizeof *tc);
-        float *x = malloc((n_test ? n_test : 1) * kops->n_features * sizeof *x), *y = malloc((n_test ? n_test : 1) * sizeof *y);
-        if (rc == 0 && (!rel || !tc || !x || !y))
-            rc = lp_err_set(err, LP_ENOMEM, "out of memory");
-        for (size_t i = 0; rc == 0 && i < n_test; i++) {
-            tc[i] = s->cfgs[idx[i]];
-            kops->features(&tc[i], x + i * kops->n_features);
-        }
-        if (rc == 0 && n_test)
-            rc = ((const lp_predictor_ops *)lp_instance_ops(pred))->predict(pred->priv, x, n_test, y, err);
-        for (size_t i = 0; rc == 0 && i < n_test; i++)
-            rel[i] = fabs(y[i] - lat[idx[i]]) / lat[idx[i]];
+        double *lat = NULL, *rel = NULL;
+        lp_kcfg *tc = NULL;
+        size_t n_test = 0;
+        int rc = collect(b, s, &lat, err);
+        if (rc == 0)
+            rc = pl_test_errors(&b->env, type, kops, s, lat, (uint64_t)b->env.p->seed + 1000 + (uint64_t)r,
+                                &tc, &rel, &n_test, err);
         int queued = rc == 0 ? lp_sampler_feedback(smp, tc, rel, n_test, err) : rc;
         size_t from = s->n;
         if (queued > 0) {
@@ -327,13 +351,9 @@ static int feedback_rounds(build_ctx *b, const char *type, const lp_kernel_ops *
         if (!b->env.o->quiet && rc == 0)
             fprintf(stderr, "%s: round %lld: %zu test configs, %d spawned, %zu measured in all\n",
                     type, (long long)r + 1, n_test, queued, s->n);
-        lp_instance_destroy(pred);
         free(lat);
-        free(idx);
         free(rel);
         free(tc);
-        free(x);
-        free(y);
         if (rc < 0)
             return rc;
         if (queued == 0)
@@ -376,7 +396,7 @@ static int build_kernel(build_ctx *b, const char *type, lp_pool_meta *meta, lp_e
         rc = lp_prior_build(b->env.reg, NULL, type, (size_t)b->env.p->prior_models, (uint64_t)b->env.p->seed,
                             &prior, err);
     if (rc == 0)
-        rc = pl_instance_of(b->env.p, &b->env.p->sampler, sampler_skip, &smp, err);
+        rc = pl_instance_of(b->env.p, &b->env.p->sampler, pl_sampler_skip, &smp, err);
     lp_sampler_ctx ctx;
     if (rc == 0) {
         lp_sampler_ctx_init(&ctx, type, kops, (uint64_t)b->env.p->seed, &prior);
@@ -594,7 +614,7 @@ void pl_print_acc_row(FILE *f, const char *name, const pl_acc *a, int md)
                 pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+int pl_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The sorted config lines of <pool>/<type>.configs (none when the file is absent). */
 int pl_read_configs(const char *dir, const char *type, char ***v, size_t *n, lp_err *err)
@@ -621,7 +641,7 @@ int pl_read_configs(const char *dir, const char *type, char ***v, size_t *n, lp_
     }
     fclose(f);
     if (*n)
-        qsort(*v, *n, sizeof **v, cmp_str);
+        qsort(*v, *n, sizeof **v, pl_cmp_str);
     return 0;
 }
 
@@ -642,7 +662,7 @@ static int eval_kernel_type(const lp_registry *reg, const lp_platform *pf, lp_st
                 continue;
             char canon[256], *key = canon;
             lp_kcfg_format(e->kops->dims, e->kops->n_dims, &k->cfg, canon, sizeof canon);
-            if (ns && bsearch(&key, seen, ns, sizeof *seen, cmp_str))
+            if (ns && bsearch(&key, seen, ns, sizeof *seen, pl_cmp_str))
                 continue;
             if (pl_kset_add(&s, e->meta.kernel_type, e->kops, &k->cfg) < 0)
                 rc = lp_err_set(err, LP_ENOMEM, "out of memory");
