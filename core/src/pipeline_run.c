@@ -796,8 +796,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
                 const char *pool_dir, const char *report_dir, const lp_run_opts *o,
                 pl_eval_result *res, lp_err *err)
 {
-    lp_platform *pf = NULL;
-    lp_store *st = NULL;
+    pl_env env = {0};
     lp_pool *pool = NULL;
     size_t per_space = (size_t)(p->eval_models + p->eval_calibrate);
     size_t n_rows = p->n_spaces * per_space;
@@ -805,19 +804,16 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
     lp_job *jobs = calloc(n_rows ? n_rows : 1, sizeof *jobs);
     pl_acc *per = calloc(p->n_spaces + 1, sizeof *per), *percal = calloc(p->n_spaces + 1, sizeof *per);
     double *scale = calloc(p->n_spaces + 1, sizeof *scale);
-    int64_t pid = 0;
     FILE *csv = NULL, *md = NULL;
     char *own_dir = NULL;
-    int rc = rows && jobs && per && percal && scale ? pl_load_platform(reg, platform, &pf, err)
+    int rc = rows && jobs && per && percal && scale ? pl_env_open(&env, reg, p, o, platform, err)
                                  : lp_err_set(err, LP_ENOMEM, "out of memory");
-    if (rc == 0 && !pool_dir && asprintf(&own_dir, "%s/%s", p->pool, pf->name) < 0)
+    if (rc == 0 && !pool_dir && asprintf(&own_dir, "%s/%s", p->pool, env.pf->name) < 0)
         rc = lp_err_set(err, LP_ENOMEM, "out of memory");
     if (!pool_dir)
         pool_dir = own_dir;
     if (rc == 0)
         rc = lp_pool_open(reg, pool_dir, &pool, err);
-    if (rc == 0)
-        rc = lp_store_open(p->store, 0, &st, err);
     size_t k = 0;
     for (size_t si = 0; rc == 0 && si < p->n_spaces; si++) {
         char *path = NULL;
@@ -838,17 +834,15 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
     }
     if (rc == 0) {
         lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path, .batch = 8};
-        rc = lp_campaign_run(reg, pf, st, jobs, k, &co, err);
+        rc = lp_campaign_run(reg, env.pf, env.st, jobs, k, &co, err);
     }
-    if (rc == 0)
-        rc = lp_store_platform_add(st, pf->name, pf->engine->desc->name, pf->engine_options, &pid, err);
     size_t failed = 0;
     for (size_t i = 0; rc == 0 && i < k; i++) {
         if (jobs[i].state == LP_JOB_FAILED) {
             failed++;
             continue;
         }
-        if ((rc = model_measured(st, pid, rows[i].model, &rows[i].measured, err)) < 0 ||
+        if ((rc = model_measured(env.st, env.pid, rows[i].model, &rows[i].measured, err)) < 0 ||
             (rc = lp_pool_predict_model(pool, rows[i].model, NULL, &rows[i].predicted, err)) < 0)
             break;
         rows[i].ok = 1;
@@ -872,7 +866,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
                         "(seed %lld), measured whole on the platform; predicted as the sum of the "
                         "pool's kernel predictions.\n\n| space | models | RMSE (ms) | RMSPE (%%) | "
                         "+-5%% acc (%%) | +-10%% acc (%%) |\n|---|---|---|---|---|---|\n",
-                    pool_dir, pf->name, p->path, (long long)p->eval_models, (long long)p->eval_seed);
+                    pool_dir, env.pf->name, p->path, (long long)p->eval_models, (long long)p->eval_seed);
             for (size_t si = 0; si <= p->n_spaces; si++)
                 pl_print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
             if (p->eval_calibrate)
@@ -891,10 +885,10 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         if (p->eval_calibrate)
             print_calibrated(stdout, p, scale, percal, 0);
         if (failed)
-            printf("(%zu models could not run on %s: unsupported primitives)\n", failed, pf->name);
+            printf("(%zu models could not run on %s: unsupported primitives)\n", failed, env.pf->name);
     }
     if (rc == 0 && p->eval_kernels)
-        rc = eval_kernels(reg, pf, st, pid, pool, rows, k, o, md, res, err);
+        rc = eval_kernels(reg, env.pf, env.st, env.pid, pool, rows, k, o, md, res, err);
     if (rc == 0 && report_dir)
         printf("report: %s/report.md\n", report_dir);
     if (csv)
@@ -918,8 +912,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
     free(percal);
     free(scale);
     lp_pool_close(pool);
-    lp_store_close(st);
-    lp_platform_free(pf);
+    pl_env_close(&env);
     free(own_dir);
     return rc;
 }
