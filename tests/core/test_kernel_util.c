@@ -11,7 +11,9 @@ static const lp_dim dims[] = {
     LP_DIM_RANGE("hw", "side", 1, 320, 1),
     LP_DIM_RANGE("cin", "channels", 8, 2048, 8),
     LP_DIM_SET("k", "kernel", kset),
-    LP_DIM_ACT("activation"),
+    /* An enum dim kept out of the features (the shared LP_DIM_ACT is a feature). */
+    {.name = "act", .help = "activation", .min = 0, .max = LP_KACT_COUNT - 1, .step = 1,
+     .labels = lp_kact_labels, .flags = LP_DIM_NOFEAT},
 };
 #define ND (sizeof dims / sizeof dims[0])
 

@@ -21,7 +21,7 @@ extern "C" {
 
 /** Dim flags. */
 enum {
-    LP_DIM_NOFEAT = 1u << 0 /**< the dim is not a predictor feature (conv's act: LitePred's conv vector is 7 wide) */
+    LP_DIM_NOFEAT = 1u << 0 /**< the dim is not a predictor feature (it does not move latency) */
 };
 
 /** One configuration dimension. Valid values are `values` when set, else min..max by step.
@@ -61,10 +61,14 @@ typedef struct lp_dim {
 extern const char *const lp_kact_labels[];
 /** Number of labels in lp_kact_labels. */
 #define LP_KACT_COUNT 5
-/** The shared fused-activation enum dim "act" (none, relu, relu6, hswish, swish); not a feature. */
+/** The shared fused-activation enum dim "act" (none, relu, relu6, hswish, swish), a feature
+ *  (its value, in that order: roughly the cost per element). nn-Meter and LitePred make
+ *  conv-bn-relu, conv-bn-hswish, ... separate kernel types with 7-wide vectors; here one
+ *  type covers every fused activation, so the activation must reach the predictor: a swish
+ *  costs an exp per output element, as much as a small depthwise conv itself. */
 #define LP_DIM_ACT(hl) \
     { .name = "act", .help = (hl), .min = 0, .max = LP_KACT_COUNT - 1, .step = 1, \
-      .labels = lp_kact_labels, .flags = LP_DIM_NOFEAT }
+      .labels = lp_kact_labels }
 /** The primitive activation of a shared activation enum value (LP_ACT_NONE when out of range). */
 lp_act lp_kact_to_act(int32_t v);
 

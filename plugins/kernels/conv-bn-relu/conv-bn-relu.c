@@ -20,7 +20,7 @@ static const lp_dim dims[N_DIMS] = {
     LP_DIM_RANGE("cout", "output channels", 1, LP_KDIM_CH_MAX, 1),
     LP_DIM_SET("k", "kernel size (16 only for a patch-embedding conv with s=16)", k_values),
     LP_DIM_SET("s", "stride (16 only with k=16)", s_values),
-    LP_DIM_ACT("fused activation (LitePred's conv features leave it out)"),
+    LP_DIM_ACT("fused activation (a feature: LitePred's per-activation kernel types are one here)"),
 };
 
 static const lp_kernel_ops ops;
@@ -82,12 +82,13 @@ static int build(const lp_kcfg *cfg, lp_graph *g, const int *in, int *out, lp_er
     return 0;
 }
 
-/* Features: hw, cin, cout, k, s, FLOPs/2e6, params/1e6 (7, as LitePred and nn-Meter). */
+/* Features: hw, cin, cout, k, s, act, FLOPs/2e6, params/1e6 (LitePred's and nn-Meter's 7
+ * plus the activation, which they encode as the kernel type). */
 static const lp_kernel_ops ops = {
     .size = sizeof(lp_kernel_ops),
     .dims = dims,
     .n_dims = N_DIMS,
-    .n_features = 7,
+    .n_features = 8,
     .valid = valid,
     .repair = repair,
     .cost = cost,

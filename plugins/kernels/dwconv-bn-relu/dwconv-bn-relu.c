@@ -15,7 +15,7 @@ static const lp_dim dims[N_DIMS] = {
     LP_DIM_RANGE("cin", "channels (in = out)", 1, LP_KDIM_CH_MAX, 1),
     LP_DIM_SET("k", "kernel size", k_values),
     LP_DIM_SET("s", "stride", s_values),
-    LP_DIM_ACT("fused activation (not a feature, as for conv)"),
+    LP_DIM_ACT("fused activation (a feature, as for conv)"),
 };
 
 static const lp_kernel_ops ops;
@@ -68,12 +68,13 @@ static int build(const lp_kcfg *cfg, lp_graph *g, const int *in, int *out, lp_er
     return 0;
 }
 
-/* Features: hw, cin, k, s, FLOPs/2e6, params/1e6 (nn-Meter's vector less its redundant cout). */
+/* Features: hw, cin, k, s, act, FLOPs/2e6, params/1e6 (nn-Meter's vector less its redundant
+ * cout, plus the activation as for conv). */
 static const lp_kernel_ops ops = {
     .size = sizeof(lp_kernel_ops),
     .dims = dims,
     .n_dims = N_DIMS,
-    .n_features = 6,
+    .n_features = 7,
     .valid = valid,
     .repair = repair,
     .cost = cost,

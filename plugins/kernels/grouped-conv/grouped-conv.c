@@ -16,7 +16,7 @@ static const lp_dim dims[N_DIMS] = {
     LP_DIM_RANGE("cin", "input channels (a multiple of groups)", 1, LP_KDIM_CH_MAX, 1),
     LP_DIM_RANGE("cout", "output channels (a multiple of groups)", 1, LP_KDIM_CH_MAX, 1),
     LP_DIM_SET("groups", "conv groups, also the shuffle's group count", group_values),
-    LP_DIM_ACT("fused activation (not a feature, as for conv)"),
+    LP_DIM_ACT("fused activation (a feature, as for conv)"),
 };
 
 static const lp_kernel_ops ops;
@@ -91,12 +91,12 @@ static int build(const lp_kcfg *cfg, lp_graph *g, const int *in, int *out, lp_er
     return 0;
 }
 
-/* Features: hw, cin, cout, groups, FLOPs/2e6, params/1e6. */
+/* Features: hw, cin, cout, groups, act, FLOPs/2e6, params/1e6. */
 static const lp_kernel_ops ops = {
     .size = sizeof(lp_kernel_ops),
     .dims = dims,
     .n_dims = N_DIMS,
-    .n_features = 6,
+    .n_features = 7,
     .valid = valid,
     .repair = repair,
     .cost = cost,

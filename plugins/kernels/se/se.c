@@ -79,12 +79,12 @@ static int build(const lp_kcfg *cfg, lp_graph *g, const int *in, int *out, lp_er
     return 0;
 }
 
-/* Features: hw, c, cse, FLOPs/2e6, params/1e6; act is left out as for conv. */
+/* Features: hw, c, cse, act, FLOPs/2e6, params/1e6 (act as for conv). */
 static const lp_kernel_ops ops = {
     .size = sizeof(lp_kernel_ops),
     .dims = dims,
     .n_dims = N_DIMS,
-    .n_features = 5,
+    .n_features = 6,
     .valid = valid,
     .repair = repair,
     .cost = cost,

@@ -124,21 +124,23 @@ Test(kernels, every_loaded_kernel_passes_the_table_check)
 
 Test(kernels, feature_vectors)
 {
-    /* LitePred's conv vector: hw, cin, cout, k, s, FLOPs/2e6, params/1e6 (act is not a feature) */
+    /* LitePred's conv vector hw, cin, cout, k, s, FLOPs/2e6, params/1e6, plus the fused
+     * activation's value (hswish = 3), which LitePred encodes as the kernel type */
     const lp_kernel_ops *o = lp_test_kernel("conv-bn-relu");
     lp_kcfg c = parse(o, "hw=56,cin=32,cout=64,k=3,s=1,act=hswish");
-    float f[7];
+    float f[8];
     o->features(&c, f);
-    const float want[7] = {56, 32, 64, 3, 1, 116006912 / 2e6f, 18496 / 1e6f};
-    for (int i = 0; i < 7; i++)
+    const float want[8] = {56, 32, 64, 3, 1, 3, 116006912 / 2e6f, 18496 / 1e6f};
+    for (int i = 0; i < 8; i++)
         cr_assert_float_eq(f[i], want[i], 1e-5 * fabs(want[i]), "feature %d: %g", i, (double)f[i]);
-    cr_assert_eq(o->n_features, 7);
-    const char *names = "hw cin cout k s flops params";
+    cr_assert_eq(o->n_features, 8);
+    const char *names = "hw cin cout k s act flops params";
     char got[128] = "";
     for (size_t i = 0; i < o->n_features; i++)
         snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", lp_kernel_feature_name(o, i));
     cr_assert_str_eq(got, names);
-    cr_assert_eq(lp_test_kernel("dwconv-bn-relu")->n_features, 6);
+    cr_assert_eq(lp_test_kernel("dwconv-bn-relu")->n_features, 7);
+    cr_assert_eq(lp_test_kernel("se")->n_features, 6);
     cr_assert_eq(lp_test_kernel("fc")->n_features, 4);
     /* add: act and layout are features (add vs addrelu are different kernels in nn-Meter) */
     o = lp_test_kernel("add");
