@@ -49,14 +49,7 @@ if [ -z "$out" ]; then out=bench/results/additivity; [ $quick = 0 ] || out+=-qui
 IFS=, read -r -a space_list <<<"$spaces"
 bench_need_tools
 
-mkdir -p "$out/raw"
-rm -f "$out"/raw/*.csv
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-bench_failures=$work/failures
-: >"$bench_failures"
-load_before=$(bench_loadavg)
-bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+bench_begin_run "$out"
 
 # ---- measure: per platform and space, the models whole, then their kernels -------------
 for p in "${platforms[@]}"; do

@@ -123,4 +123,17 @@ bench_measure() {
 }
 
 # Prints a script's leading comment block (its usage).
+# Start of a measuring run: OUT/raw emptied of CSVs, a scratch dir in $work (removed on
+# exit), an empty $bench_failures, and the load and start time that bench_header prints.
+bench_begin_run() {
+    mkdir -p "$1/raw"
+    rm -f "$1"/raw/*.csv
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    bench_failures=$work/failures
+    : >"$bench_failures"
+    load_before=$(bench_loadavg)
+    bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+}
+
 bench_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }

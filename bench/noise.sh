@@ -61,14 +61,7 @@ if [ -z "$out" ]; then out=bench/results/noise; [ $quick = 0 ] || out+=-quick; f
 IFS=, read -r -a space_list <<<"$spaces"
 bench_need_tools
 
-mkdir -p "$out/raw"
-rm -f "$out"/raw/*.csv
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-bench_failures=$work/failures
-: >"$bench_failures"
-load_before=$(bench_loadavg)
-bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+bench_begin_run "$out"
 
 # ---- choose the N configs -------------------------------------------------------------
 nsp=${#space_list[@]}

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util.h"
+
 int lp_samples_add(lp_samples *s, double ns, lp_err *err)
 {
     if (!(ns > 0) || !isfinite(ns))
@@ -33,12 +35,6 @@ void lp_samples_free(lp_samples *s)
 {
     free(s->ns);
     memset(s, 0, sizeof *s);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Linear-interpolated quantile of sorted v (type 7, as numpy's default). */
@@ -73,7 +69,7 @@ int lp_samples_stats(const lp_samples *s, lp_timing *out, lp_err *err)
     if (!v)
         return lp_err_set(err, LP_ENOMEM, "out of memory");
     memcpy(v, s->ns, s->n * sizeof *v);
-    qsort(v, s->n, sizeof *v, cmp_double);
+    qsort(v, s->n, sizeof *v, lp_cmp_double);
     double sum = 0;
     for (size_t i = 0; i < s->n; i++)
         sum += v[i];

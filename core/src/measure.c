@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util.h"
+
 extern char **environ;
 
 /* Inputs and weights get the same data on every engine, so outputs compare. */
@@ -185,12 +187,6 @@ static int read_results(const char *out, lp_job **jobs, size_t n, lp_timing *res
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Pooled median = median of the launch medians (2-thread medians jump between launches);
  * spread = the larger of the typical within-launch spread and the between-launch range. */
 static void pool(const lp_timing *t, size_t launches, lp_timing *out)
@@ -208,8 +204,8 @@ static void pool(const lp_timing *t, size_t launches, lp_timing *out)
         runs += t[l].runs;
         stable &= t[l].stable;
     }
-    qsort(med, launches, sizeof *med, cmp_double);
-    qsort(spr, launches, sizeof *spr, cmp_double);
+    qsort(med, launches, sizeof *med, lp_cmp_double);
+    qsort(spr, launches, sizeof *spr, lp_cmp_double);
     size_t h = launches / 2;
     double m = launches % 2 ? med[h] : (med[h - 1] + med[h]) / 2;
     double s = launches % 2 ? spr[h] : (spr[h - 1] + spr[h]) / 2;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "pipeline_int.h"
+#include "util.h"
 
 const char *const pl_sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
 const char *const pl_plugin_skip[] = {"plugin", NULL};
@@ -723,12 +724,6 @@ static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store 
 /* Per-space scale = median of measured / predicted over the calibration models (the sum of
  * kernel predictions misses what whole models add: caches, memory traffic between kernels;
  * bench/additivity.sh). Applied to the evaluated models of that space into percal. */
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, double *scale,
                      pl_acc *percal, lp_err *err)
 {
@@ -740,7 +735,7 @@ static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, doubl
         for (size_t i = 0; i < k; i++)
             if (rows[i].ok && rows[i].cal && rows[i].si == si && rows[i].predicted > 0)
                 r[n++] = rows[i].measured / rows[i].predicted;
-        qsort(r, n, sizeof *r, cmp_dbl);
+        qsort(r, n, sizeof *r, lp_cmp_double);
         scale[si] = !n ? NAN : n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
     }
     free(r);
