@@ -23,26 +23,12 @@ bench_argv=("$@")
 source "$(dirname "$0")/common.sh"
 bench_cmdline=$(bench_cmdline_of "$0" "${bench_argv[@]}")
 
-m=20
+count=20
 seed=1
 spaces=ofa-mbv3-w1.0,ofa-proxyless,ofa-resnet,bignas,fbnetv3,autoformer-tiny
 out=
-quick=0
-platforms=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    -m) m=${2:?-m needs a number}; shift 2 ;;
-    --quick) quick=1; m=4; shift ;;
-    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-    --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
-    --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) bench_usage "$0"; exit 0 ;;
-    -*) bench_die "unknown option '$1' (see --help)" ;;
-    *) platforms+=("$1"); shift ;;
-    esac
-done
-case $m in ''|*[!0-9]*|0) bench_die "-m needs a positive integer" ;; esac
-case $seed in ''|*[!0-9]*) bench_die "--seed needs a non-negative integer" ;; esac
+bench_parse_run_args -m 4 "$@"
+m=$count
 [ ${#platforms[@]} -gt 0 ] || platforms=(native-fp32-1t xnnpack-fp32-1t onednn-fp32-1t)
 bench_check_platforms "${platforms[@]}"
 if [ -z "$out" ]; then out=bench/results/additivity; [ $quick = 0 ] || out+=-quick; fi

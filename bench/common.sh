@@ -122,7 +122,31 @@ bench_measure() {
     rm -f "$errf"
 }
 
-# Prints a script's leading comment block (its usage).
+# The options of the measuring benchmarks: FLAG N (a count, into $count), --quick (count =
+# QUICK, quick=1), --seed S, --spaces L, --out DIR, -h, and platform names (into platforms).
+# The caller sets the defaults of count, seed, spaces and out first.
+# Usage: bench_parse_run_args FLAG QUICK "$@"
+bench_parse_run_args() {
+    local flag=$1 quick_count=$2
+    shift 2
+    quick=0
+    platforms=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+        "$flag") count=${2:?$flag needs a number}; shift 2 ;;
+        --quick) quick=1; count=$quick_count; shift ;;
+        --seed) seed=${2:?--seed needs a number}; shift 2 ;;
+        --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
+        --out) out=${2:?--out needs a directory}; shift 2 ;;
+        -h|--help) bench_usage "$0"; exit 0 ;;
+        -*) bench_die "unknown option '$1' (see --help)" ;;
+        *) platforms+=("$1"); shift ;;
+        esac
+    done
+    case $count in ''|*[!0-9]*|0) bench_die "$flag needs a positive integer" ;; esac
+    case $seed in ''|*[!0-9]*) bench_die "--seed needs a non-negative integer" ;; esac
+}
+
 # Start of a measuring run: OUT/raw emptied of CSVs, a scratch dir in $work (removed on
 # exit), an empty $bench_failures, and the load and start time that bench_header prints.
 bench_begin_run() {
@@ -136,4 +160,5 @@ bench_begin_run() {
     bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 }
 
+# Prints a script's leading comment block (its usage).
 bench_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }

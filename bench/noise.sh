@@ -30,26 +30,12 @@ bench_argv=("$@")
 source "$(dirname "$0")/common.sh"
 bench_cmdline=$(bench_cmdline_of "$0" "${bench_argv[@]}")
 
-n=200
+count=200
 seed=1
 spaces=ofa-mbv3-w1.0,ofa-resnet,bignas,fbnetv3,autoformer-tiny
 out=
-quick=0
-platforms=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    -n) n=${2:?-n needs a number}; shift 2 ;;
-    --quick) quick=1; n=40; shift ;;
-    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-    --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
-    --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) bench_usage "$0"; exit 0 ;;
-    -*) bench_die "unknown option '$1' (see --help)" ;;
-    *) platforms+=("$1"); shift ;;
-    esac
-done
-case $n in ''|*[!0-9]*|0) bench_die "-n needs a positive integer" ;; esac
-case $seed in ''|*[!0-9]*) bench_die "--seed needs a non-negative integer" ;; esac
+bench_parse_run_args -n 40 "$@"
+n=$count
 if [ ${#platforms[@]} -eq 0 ]; then
     for p in $(bench_all_platforms); do
         [ "$(bench_platform_threads "$p")" = 1 ] && platforms+=("$p")
