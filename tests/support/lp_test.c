@@ -137,6 +137,14 @@ void lp_test_reseal(unsigned char *b, size_t n)
     lp_test_put_u32(b + n - 4, lp_nn_crc32(0, b, n - 4));
 }
 
+void lp_test_spit_patched(const char *path, unsigned char *b, size_t n, size_t off, uint32_t v)
+{
+    cr_assert_leq(off + 4, n - 4, "patch at %zu overlaps the checksum of %zu bytes", off, n);
+    lp_test_put_u32(b + off, v);
+    lp_test_reseal(b, n);
+    lp_test_spit(path, b, n);
+}
+
 /* ---- damaged model files ------------------------------------------------------------ */
 
 static void lp_test_damage_length(unsigned char *b, size_t n, const char *t, unsigned header,

@@ -43,6 +43,9 @@ void lp_test_put_u32(unsigned char *b, uint32_t v);
 /** Recomputes the trailing checksum of an n-byte image after an edit, so that only the
  *  edit is wrong with it. */
 void lp_test_reseal(unsigned char *b, size_t n);
+/** Stores v at b + off, reseals the n-byte image and writes it to path: a well-formed file
+ *  whose only fault is that field. */
+void lp_test_spit_patched(const char *path, unsigned char *b, size_t n, size_t off, uint32_t v);
 
 /** Checks one load that must fail: the callee loads path into an instance holding a good
  *  model and asserts the code, exactly msg, and that the held model survived. */

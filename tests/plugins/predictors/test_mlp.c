@@ -232,9 +232,7 @@ Test(mlp, inconsistent_header_with_valid_checksum)
      * the feature count: make the feature count disagree with the widths. */
     size_t info = (size_t)b[38] | (size_t)b[39] << 8, feat = 40 + info;
     cr_assert_eq(b[feat], LP_TEST_NF);
-    lp_test_put_u32(b + feat, 6);
-    lp_test_reseal(b, n);
-    lp_test_spit(t, b, n);
+    lp_test_spit_patched(t, b, n, feat, 6);
     snprintf(msg, sizeof msg, "%s: layer widths do not fit 6 features and 1 output", t);
     expect_load_error(NULL, t, LP_ECORRUPT, msg);
     free(b);

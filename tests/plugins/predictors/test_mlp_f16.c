@@ -348,9 +348,7 @@ Test(mlp_f16, unknown_flags_rejected)
     for (size_t i = 0; i < 3; i++) {
         size_t n;
         unsigned char *b = lp_test_slurp(i == 2 ? h : a, &n);
-        lp_test_put_u32(b + 12, bad[i]);
-        lp_test_reseal(b, n); /* a well-formed file of a newer writer */
-        lp_test_spit(t, b, n);
+        lp_test_spit_patched(t, b, n, 12, bad[i]); /* a well-formed file of a newer writer */
         snprintf(msg, sizeof msg,
                  "%s: unknown flags 0x%08x (this build reads 0x00000001: f16 parameters): "
                  "written by a newer litepred", t, bad[i] & ~1u);
@@ -375,16 +373,12 @@ Test(mlp_f16, damaged_f16_files)
     unsigned char *b = lp_test_slurp(h, &n);
     /* The flag and the parameter block disagree, checksum valid: either way the fields do
      * not fill the file. */
-    lp_test_put_u32(b + 12, 0);
-    lp_test_reseal(b, n);
-    lp_test_spit(t, b, n);
+    lp_test_spit_patched(t, b, n, 12, 0);
     snprintf(msg, sizeof msg, "%s: the fields do not fill the file exactly", t);
     expect_load_error(&k, t, LP_ECORRUPT, msg);
     free(b);
     b = lp_test_slurp(a, &n);
-    lp_test_put_u32(b + 12, 1);
-    lp_test_reseal(b, n);
-    lp_test_spit(t, b, n);
+    lp_test_spit_patched(t, b, n, 12, 1);
     expect_load_error(&k, t, LP_ECORRUPT, msg);
     free(b);
     free(a);
@@ -403,9 +397,7 @@ Test(mlp_f16, out_of_range_weight_refused)
     size_t n;
     unsigned char *b = lp_test_slurp(a, &n);
     uint32_t v = bits_of(1e6f); /* the output bias, the last parameter */
-    lp_test_put_u32(b + n - 8, v);
-    lp_test_reseal(b, n);
-    lp_test_spit(big, b, n);
+    lp_test_spit_patched(big, b, n, n - 8, v);
     free(b);
     lp_instance *half = make("weights=f16");
     lp_test_load(half, big);

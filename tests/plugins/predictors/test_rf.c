@@ -597,9 +597,7 @@ Test(rf, inconsistent_fields_with_valid_checksum)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         memcpy(b, orig, n);
-        lp_test_put_u32(b + cases[i].off, cases[i].v);
-        lp_test_reseal(b, n);
-        lp_test_spit(t, b, n);
+        lp_test_spit_patched(t, b, n, cases[i].off, cases[i].v);
         snprintf(msg, sizeof msg, cases[i].msg, t);
         expect_load_error(NULL, t, LP_ECORRUPT, msg);
     }
