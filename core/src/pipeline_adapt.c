@@ -620,9 +620,10 @@ static int adapt_target(const lp_registry *reg, const lp_pipeline *p, const char
                     res.per_space[p->n_spaces].n, a.env.pf->name, (long long)p->budgets[bi]);
         if (rc == 0 && f->md && res.per_space_cal)
             fprintf(f->md, "  calibrated with %lld whole models per space: +-10%% %.1f%%, +-5%% %.1f%%, "
-                    "RMSPE %.2f%%\n", (long long)p->eval_calibrate,
-                    pl_acc_p10(&res.per_space_cal[p->n_spaces]), pl_acc_p5(&res.per_space_cal[p->n_spaces]),
-                    pl_acc_rmspe(&res.per_space_cal[p->n_spaces]));
+                    "RMSPE %.2f%%; one scale for every space: +-10%% %.1f%%, +-5%% %.1f%%, RMSPE %.2f%%\n",
+                    (long long)p->eval_calibrate, pl_acc_p10(&res.per_space_cal[p->n_spaces]),
+                    pl_acc_p5(&res.per_space_cal[p->n_spaces]), pl_acc_rmspe(&res.per_space_cal[p->n_spaces]),
+                    pl_acc_p10(&res.cal_one), pl_acc_p5(&res.cal_one), pl_acc_rmspe(&res.cal_one));
         pl_eval_result_free(&res);
         free(rdir);
     }

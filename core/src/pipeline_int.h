@@ -112,6 +112,7 @@ int pl_write_configs(const char *dir, const char *type, const pl_kset *s, lp_err
 typedef struct pl_eval_result {
     pl_acc *per_space;    /* n_spaces + 1 */
     pl_acc *per_space_cal; /* calibrated, n_spaces + 1 (NULL without calibrate) */
+    pl_acc cal_one;       /* calibrated with one scale for every space (empty without calibrate) */
     size_t n_failed;      /* models the engine could not run */
     char (*ktype)[LP_STORE_NAME_MAX]; /* kernel-level: type names */
     pl_acc *per_kernel;   /* kernel-level accuracy, parallel to ktype */

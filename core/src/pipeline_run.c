@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -721,26 +722,39 @@ static int eval_kernels(const lp_registry *reg, const lp_platform *pf, lp_store 
     return rc;
 }
 
+/* Median of measured / predicted over the calibration rows of space si (SIZE_MAX: every
+ * space); NAN when there are none. r is scratch for k values. */
+static double cal_scale(const eval_row *rows, size_t k, size_t si, double *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k; i++)
+        if (rows[i].ok && rows[i].cal && (si == SIZE_MAX || rows[i].si == si) && rows[i].predicted > 0)
+            r[n++] = rows[i].measured / rows[i].predicted;
+    qsort(r, n, sizeof *r, lp_cmp_double);
+    return !n ? NAN : n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+}
+
 /* Per-space scale = median of measured / predicted over the calibration models (the sum of
  * kernel predictions misses what whole models add: caches, memory traffic between kernels;
- * bench/additivity.sh). Applied to the evaluated models of that space into percal. */
+ * bench/additivity.sh, bench/inmodel.sh), applied to the evaluated models of that space into
+ * percal; scale[n_spaces] is one scale from every space's calibration models, applied to
+ * all evaluated models into *one: whether a platform-wide factor would do. */
 static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, double *scale,
-                     pl_acc *percal, lp_err *err)
+                     pl_acc *percal, pl_acc *one, lp_err *err)
 {
     double *r = malloc((k ? k : 1) * sizeof *r);
     if (!r)
         return lp_err_set(err, LP_ENOMEM, "out of memory");
-    for (size_t si = 0; si < p->n_spaces; si++) {
-        size_t n = 0;
-        for (size_t i = 0; i < k; i++)
-            if (rows[i].ok && rows[i].cal && rows[i].si == si && rows[i].predicted > 0)
-                r[n++] = rows[i].measured / rows[i].predicted;
-        qsort(r, n, sizeof *r, lp_cmp_double);
-        scale[si] = !n ? NAN : n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
-    }
+    for (size_t si = 0; si < p->n_spaces; si++)
+        scale[si] = cal_scale(rows, k, si, r);
+    scale[p->n_spaces] = cal_scale(rows, k, SIZE_MAX, r);
     free(r);
     for (size_t i = 0; i < k; i++) {
-        if (!rows[i].ok || rows[i].cal || isnan(scale[rows[i].si]))
+        if (!rows[i].ok || rows[i].cal)
+            continue;
+        if (!isnan(scale[p->n_spaces]))
+            pl_acc_add(one, rows[i].measured, rows[i].predicted * scale[p->n_spaces]);
+        if (isnan(scale[rows[i].si]))
             continue;
         pl_acc_add(&percal[rows[i].si], rows[i].measured, rows[i].predicted * scale[rows[i].si]);
         pl_acc_add(&percal[p->n_spaces], rows[i].measured, rows[i].predicted * scale[rows[i].si]);
@@ -749,24 +763,26 @@ static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, doubl
 }
 
 static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,
-                             const pl_acc *percal, int md)
+                             const pl_acc *percal, const pl_acc *one, int md)
 {
     if (md)
         fprintf(f, "\n## Calibrated\n\nThe same models, each space's sum of kernel predictions "
                    "scaled by the median measured/predicted ratio of %lld other whole models of that "
-                   "space (measured too: part of the target's cost).\n\n| space | scale | models | "
+                   "space (measured too: part of the target's cost); the last row uses one scale, the "
+                   "median over every space's calibration models.\n\n| space | scale | models | "
                    "RMSE (ms) | RMSPE (%%) | +-5%% acc (%%) | +-10%% acc (%%) |\n"
                    "|---|---|---|---|---|---|---|\n", (long long)p->eval_calibrate);
     else
-        fprintf(f, "\ncalibrated (per-space scale from %lld other whole models per space):\n%-18s "
-                   "%6s %6s %10s %10s %8s %8s\n", (long long)p->eval_calibrate, "SPACE", "SCALE",
-                "MODELS", "RMSE_MS", "RMSPE", "ACC5", "ACC10");
-    for (size_t si = 0; si <= p->n_spaces; si++) {
-        const pl_acc *a = &percal[si];
-        const char *name = si < p->n_spaces ? p->spaces[si] : md ? "**all**" : "all";
+        fprintf(f, "\ncalibrated (per-space scale from %lld other whole models per space; last row: "
+                   "one scale for all):\n%-18s %6s %6s %10s %10s %8s %8s\n", (long long)p->eval_calibrate,
+                "SPACE", "SCALE", "MODELS", "RMSE_MS", "RMSPE", "ACC5", "ACC10");
+    for (size_t si = 0; si <= p->n_spaces + 1; si++) {
+        const pl_acc *a = si <= p->n_spaces ? &percal[si] : one;
+        const char *name = si < p->n_spaces ? p->spaces[si] : si == p->n_spaces ? (md ? "**all**" : "all")
+                                                             : (md ? "**all, one scale**" : "all-one-scale");
         char sc[16] = "-"; /* the "all" row has no scale of its own */
-        if (si < p->n_spaces)
-            snprintf(sc, sizeof sc, "%.3f", scale[si]);
+        if (si != p->n_spaces)
+            snprintf(sc, sizeof sc, "%.3f", scale[si < p->n_spaces ? si : p->n_spaces]);
         if (md)
             fprintf(f, "| %s | %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, sc, a->n,
                     pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
@@ -774,6 +790,23 @@ static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,
             fprintf(f, "%-18s %6s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, sc, a->n,
                     pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
     }
+}
+
+/* report_dir/calibration.csv: the calibration models, measured and predicted, so that other
+ * calibrations (per platform, leaving a space out) can be computed from a finished run. */
+static int write_calibration(const char *report_dir, const eval_row *rows, size_t k, lp_err *err)
+{
+    FILE *f = pl_report_file(report_dir, "calibration.csv", err);
+    if (!f)
+        return err->code;
+    fprintf(f, "space,model,measured_ms,predicted_ms\n");
+    for (size_t i = 0; i < k; i++)
+        if (rows[i].ok && rows[i].cal)
+            fprintf(f, "%s,%s,%.6f,%.6f\n", rows[i].space, rows[i].model->name, rows[i].measured,
+                    rows[i].predicted);
+    if (fclose(f) != 0)
+        return lp_err_set(err, LP_EIO, "%s/calibration.csv: write failed", report_dir);
+    return 0;
 }
 
 void pl_eval_result_free(pl_eval_result *r)
@@ -799,6 +832,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
     lp_job *jobs = calloc(n_rows ? n_rows : 1, sizeof *jobs);
     pl_acc *per = calloc(p->n_spaces + 1, sizeof *per), *percal = calloc(p->n_spaces + 1, sizeof *per);
     double *scale = calloc(p->n_spaces + 1, sizeof *scale);
+    pl_acc one = {0};
     FILE *csv = NULL, *md = NULL;
     char *own_dir = NULL;
     int rc = rows && jobs && per && percal && scale ? pl_env_open(&env, reg, p, o, platform, err)
@@ -847,7 +881,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         pl_acc_add(&per[p->n_spaces], rows[i].measured, rows[i].predicted);
     }
     if (rc == 0 && p->eval_calibrate)
-        rc = calibrate(p, rows, k, scale, percal, err);
+        rc = calibrate(p, rows, k, scale, percal, &one, err);
     if (rc == 0 && report_dir) {
         if ((rc = pl_make_dirs(report_dir, err)) == 0 && (csv = pl_report_file(report_dir, "models.csv", err)) &&
             (md = pl_report_file(report_dir, "report.md", err))) {
@@ -857,6 +891,8 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
                     fprintf(csv, "%s,%s,%.6f,%.6f,%.6f\n", rows[i].space, rows[i].model->name,
                             rows[i].measured, rows[i].predicted,
                             (rows[i].predicted - rows[i].measured) / rows[i].measured);
+            if (p->eval_calibrate)
+                rc = write_calibration(report_dir, rows, k, err);
             fprintf(md, "# Evaluation of pool %s on %s\n\nPipeline: `%s`. Models per space: %lld "
                         "(seed %lld), measured whole on the platform; predicted as the sum of the "
                         "pool's kernel predictions.\n\n| space | models | RMSE (ms) | RMSPE (%%) | "
@@ -865,7 +901,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
             for (size_t si = 0; si <= p->n_spaces; si++)
                 pl_print_acc_row(md, si < p->n_spaces ? p->spaces[si] : "**all**", &per[si], 1);
             if (p->eval_calibrate)
-                print_calibrated(md, p, scale, percal, 1);
+                print_calibrated(md, p, scale, percal, &one, 1);
             if (failed)
                 fprintf(md, "\n%zu models could not run on this engine (unsupported primitives).\n", failed);
         } else if (rc == 0) {
@@ -878,7 +914,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         for (size_t si = 0; si <= p->n_spaces; si++)
             pl_print_acc_row(stdout, si < p->n_spaces ? p->spaces[si] : "all", &per[si], 0);
         if (p->eval_calibrate)
-            print_calibrated(stdout, p, scale, percal, 0);
+            print_calibrated(stdout, p, scale, percal, &one, 0);
         if (failed)
             printf("(%zu models could not run on %s: unsupported primitives)\n", failed, env.pf->name);
     }
@@ -901,6 +937,7 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         if (p->eval_calibrate) {
             res->per_space_cal = percal;
             percal = NULL;
+            res->cal_one = one;
         }
     }
     free(per);

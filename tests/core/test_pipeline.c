@@ -109,9 +109,27 @@ Test(pipeline, build_evaluate_predict)
     free(lp_test_write(dir, "eval-cal.yaml", ev2));
     snprintf(args, sizeof args, "--quiet run %s/eval-cal.yaml", dir);
     cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
-    cr_assert(strstr(out, "calibrated (per-space scale from 2 other whole models per space)"), "%s", out);
+    cr_assert(strstr(out, "calibrated (per-space scale from 2 other whole models per space; last row: "
+                          "one scale for all)"), "%s", out);
     cr_assert(strstr(out, "ofa-mbv3-w1.0           4 "), "the raw table still has 4 models: %s", out);
+    /* one space: the platform-wide scale is that space's scale, with the same 4 models */
+    char space_scale[16] = "", one_scale[16] = "";
+    const char *cal = strstr(out, "\ncalibrated ("), *row = cal ? strstr(cal, "\nofa-mbv3-w1.0 ") : NULL;
+    const char *one = strstr(out, "\nall-one-scale ");
+    cr_assert(row && one, "%s", out);
+    cr_assert_eq(sscanf(row, " ofa-mbv3-w1.0 %15s", space_scale), 1, "%s", out);
+    cr_assert_eq(sscanf(one, " all-one-scale %15s", one_scale), 1, "%s", out);
+    cr_assert_str_eq(space_scale, one_scale, "%s", out);
+    cr_assert(strstr(one, " 4 "), "%s", out);
     free(out);
+    snprintf(path, sizeof path, "%s/report/calibration.csv", dir);
+    csv = file_text(path);
+    cr_assert(strncmp(csv, "space,model,measured_ms,predicted_ms\nofa-mbv3-w1.0,", 51) == 0, "%s", csv);
+    lines = 0;
+    for (char *c = csv; *c; c++)
+        lines += *c == '\n';
+    cr_assert_eq(lines, 3, "header + 2 calibration models:\n%s", csv);
+    free(csv);
     snprintf(path, sizeof path, "%s/report/models.csv", dir);
     csv = file_text(path);
     lines = 0;
