@@ -642,6 +642,11 @@ int pl_run_adapt(const lp_registry *reg, lp_pipeline *p, const lp_run_opts *o, l
         (f.summary = pl_report_file(p->report, "adapt.csv", err)) &&
         (f.kernels = pl_report_file(p->report, "kernels.csv", err)) &&
         (f.md = pl_report_file(p->report, "adapt.md", err))) {
+        /* Whole lines only: a run killed mid-way leaves tables that `litepred report` reads
+         * (fully buffered, a kill could cut a row where the 4 KiB buffer happened to end). */
+        FILE *tables[] = {f.picks, f.summary, f.kernels};
+        for (size_t i = 0; i < 3; i++)
+            setvbuf(tables[i], NULL, _IOLBF, 0);
         fprintf(f.picks, "target,kernel_type,candidate,similarity,score,picked\n");
         fprintf(f.summary, "target,budget,finetune,similarity,sampler,predictor,target_configs,"
                            "profiling_s,space,models,rmse_ms,rmspe,acc5,acc10\n");
