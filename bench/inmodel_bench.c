@@ -99,13 +99,6 @@ static int ib_parse(int argc, char **argv, ib_args *a)
     return a->platform && a->space && a->n > 0 && a->runs > 0 && a->reps > 0 ? 0 : -1;
 }
 
-/* Dirties every line of buf: what the harness's flush_kib does before a run. */
-static void ib_flush(volatile unsigned char *buf, size_t n)
-{
-    for (size_t i = 0; i < n; i += 64)
-        buf[i] = (unsigned char)(buf[i] + 1);
-}
-
 /* Per step, the median over runs of its time inside full runs; *whole: median run time. */
 static int ib_time_seq(lp_nrun *r, int runs, double *seq_us, double *whole_ms)
 {
@@ -138,7 +131,7 @@ static void ib_time_alone(lp_nrun *r, int reps, unsigned char *flush, size_t byt
         reps = 256;
     for (size_t i = 0; i < r->n_steps; i++) {
         for (int k = 0; k < reps; k++) {
-            ib_flush(flush, bytes);
+            lp_harness_flush(flush, bytes); /* exactly what flush_kib runs */
             uint64_t t0 = lp_now_ns();
             r->steps[i].exec(r, &r->steps[i]);
             v[k] = (double)(lp_now_ns() - t0) / 1e3;

@@ -166,7 +166,7 @@ void lp_harness_leave(lp_harness_env *env)
  * where a kernel inside a whole model finds them: not in the private caches, which the
  * model's other kernels have just filled. Kernels timed warm in a loop otherwise run
  * 4-44% faster than inside a model (bench/additivity.sh). */
-static void flush_caches(volatile unsigned char *buf, size_t n)
+void lp_harness_flush(volatile unsigned char *buf, size_t n)
 {
     for (size_t i = 0; i < n; i += 64)
         buf[i] = (unsigned char)(buf[i] + 1);
@@ -176,7 +176,7 @@ static int run_once(const lp_engine_ops *ops, void *runnable, unsigned char *flu
                     double *ns, lp_err *err)
 {
     if (flush)
-        flush_caches(flush, n_flush);
+        lp_harness_flush(flush, n_flush);
     uint64_t t0 = lp_now_ns();
     int rc = ops->run(runnable, err);
     uint64_t t1 = lp_now_ns();

@@ -50,6 +50,8 @@ int lp_harness_enter(const lp_harness_opts *h, lp_harness_env *env, lp_err *err)
 /** Stops the background load and restores the affinity. */
 void lp_harness_leave(lp_harness_env *env);
 
+/** Dirties every cache line of buf (n bytes): the eviction flush_kib runs before each timed run. */
+void lp_harness_flush(volatile unsigned char *buf, size_t n);
 /** Times a prepared runnable of engine ops under h; every run computes the real output. */
 int lp_harness_time(const lp_engine_ops *ops, void *runnable, const lp_harness_opts *h,
                     lp_timing *out, lp_err *err);
