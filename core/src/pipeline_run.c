@@ -762,6 +762,20 @@ static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, doubl
     return 0;
 }
 
+/* One calibrated row: a space (or a total) with its scale, "-" when it has none (NULL). */
+static void print_cal_row(FILE *f, const char *name, const double *scale, const pl_acc *a, int md)
+{
+    char sc[16] = "-";
+    if (scale)
+        snprintf(sc, sizeof sc, "%.3f", *scale);
+    if (md)
+        fprintf(f, "| %s | %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, sc, a->n, pl_acc_rmse(a),
+                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+    else
+        fprintf(f, "%-18s %6s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, sc, a->n, pl_acc_rmse(a),
+                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+}
+
 static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,
                              const pl_acc *percal, const pl_acc *one, int md)
 {
@@ -776,20 +790,10 @@ static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,
         fprintf(f, "\ncalibrated (per-space scale from %lld other whole models per space; last row: "
                    "one scale for all):\n%-18s %6s %6s %10s %10s %8s %8s\n", (long long)p->eval_calibrate,
                 "SPACE", "SCALE", "MODELS", "RMSE_MS", "RMSPE", "ACC5", "ACC10");
-    for (size_t si = 0; si <= p->n_spaces + 1; si++) {
-        const pl_acc *a = si <= p->n_spaces ? &percal[si] : one;
-        const char *name = si < p->n_spaces ? p->spaces[si] : si == p->n_spaces ? (md ? "**all**" : "all")
-                                                             : (md ? "**all, one scale**" : "all-one-scale");
-        char sc[16] = "-"; /* the "all" row has no scale of its own */
-        if (si != p->n_spaces)
-            snprintf(sc, sizeof sc, "%.3f", scale[si < p->n_spaces ? si : p->n_spaces]);
-        if (md)
-            fprintf(f, "| %s | %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, sc, a->n,
-                    pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
-        else
-            fprintf(f, "%-18s %6s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, sc, a->n,
-                    pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
-    }
+    for (size_t si = 0; si < p->n_spaces; si++)
+        print_cal_row(f, p->spaces[si], &scale[si], &percal[si], md);
+    print_cal_row(f, md ? "**all**" : "all", NULL, &percal[p->n_spaces], md);
+    print_cal_row(f, md ? "**all, one scale**" : "all-one-scale", &scale[p->n_spaces], one, md);
 }
 
 /* report_dir/calibration.csv: the calibration models, measured and predicted, so that other
