@@ -40,12 +40,7 @@ bin=$(dirname "$LITEPRED")/inmodel_bench
 [ -x "$bin" ] || bench_die "no $bin (build the project: cmake --build build)"
 case $platform in */*) [ -f "$platform" ] || bench_die "no platform file $platform" ;; *) bench_check_platforms "$platform" ;; esac
 
-# OpenBLAS as the litepred command line sets it for itself (bench/train.sh says why).
-export OPENBLAS_NUM_THREADS=1
-if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
-    grep -qw avx512dq /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
+source "$bench_root/bench/openblas.sh"
 
 bench_begin_run "$out"
 models=$out/raw/models.csv steps=$out/raw/steps.csv

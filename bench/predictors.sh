@@ -20,11 +20,7 @@ build=${BUILD:-$root/build}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target lp_predictors_bench -j"$(nproc)" >/dev/null
 
-export OPENBLAS_NUM_THREADS=1
-if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
-    grep -qw avx512dq /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
+source "$root/bench/openblas.sh"
 cpu=${CPU:-1}
 args=("$@")
 [[ ${#args[@]} -gt 0 ]] || args=(--rows 2000 --runs 3 mlp rf)

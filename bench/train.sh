@@ -26,11 +26,7 @@ else
         -o "$build/bin/train_bench" -L"$build/lib" -llitepred -Wl,-rpath,"$build/lib" -lm
 fi
 
-export OPENBLAS_NUM_THREADS=1
-if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
-    grep -qw avx512dq /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
+source "$root/bench/openblas.sh"
 cpu=${CPU:-$(($(nproc) - 1))}
 cmd=(taskset -c "$cpu" "$build/bin/train_bench" --rows 2000 --runs 3 "$@")
 echo "+ OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} OPENBLAS_NUM_THREADS=1 ${cmd[*]}"

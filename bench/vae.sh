@@ -24,11 +24,7 @@ out=${OUT:-$root/bench/results/vae}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target lp_vae_bench -j"$(nproc)" >/dev/null
 
-export OPENBLAS_NUM_THREADS=1
-if [[ -z "${OPENBLAS_CORETYPE:-}" ]] && grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo &&
-    grep -qw avx512dq /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
-    export OPENBLAS_CORETYPE=SkylakeX
-fi
+source "$root/bench/openblas.sh"
 cpu=${CPU:-$(($(nproc) - 1))}
 cache=$(mktemp -d /tmp/litepred-vae-bench-XXXXXX)
 trap 'rm -rf "$cache"' EXIT
