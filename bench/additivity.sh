@@ -93,13 +93,12 @@ bench_header "$summary" "Additivity benchmark: whole model / sum of its kernels"
     echo "|---|---|---:|---:|---:|---:|---:|"
     for p in "${platforms[@]}"; do
         for s in "${space_list[@]}"; do
-            awk -F, -v p="$p" -v s="$s" '$1 == p && $2 == s {
+            awk -F, -v p="$p" -v s="$s" "$bench_awk_lib"'$1 == p && $2 == s {
                     t++; if ($8 == "ok") v[++c] = $6; else if ($8 == "unsupported") u++; else o++ }
                 END {
                     if (!c) { printf "| %s | %s | 0 | %d | - | - | - |\n", p, s, u + 0; exit }
-                    for (i = 2; i <= c; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > x + 0; j--) v[j + 1] = v[j]; v[j + 1] = x }
-                    med = c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
-                    printf "| %s | %s | %d | %d%s | %.3f | %.3f | %.3f |\n", p, s, c, u + 0, o ? sprintf(" (+%d other)", o) : "", med, v[1], v[c] }' "$out/models.csv"
+                    m = med(v, c)
+                    printf "| %s | %s | %d | %d%s | %.3f | %.3f | %.3f |\n", p, s, c, u + 0, o ? sprintf(" (+%d other)", o) : "", m, v[1], v[c] }' "$out/models.csv"
         done
     done
     echo
@@ -110,10 +109,9 @@ bench_header "$summary" "Additivity benchmark: whole model / sum of its kernels"
     for s in "${space_list[@]}"; do
         printf '| %s |' "$s"
         for p in "${platforms[@]}"; do
-            awk -F, -v p="$p" -v s="$s" '$1 == p && $2 == s && $8 == "ok" { v[++c] = $6 }
+            awk -F, -v p="$p" -v s="$s" "$bench_awk_lib"'$1 == p && $2 == s && $8 == "ok" { v[++c] = $6 }
                 END { if (!c) { printf " unsupported |"; exit }
-                      for (i = 2; i <= c; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > x + 0; j--) v[j + 1] = v[j]; v[j + 1] = x }
-                      printf " %.3f |", c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }' "$out/models.csv"
+                      printf " %.3f |", med(v, c) }' "$out/models.csv"
         done
         echo
     done

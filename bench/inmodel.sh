@@ -55,10 +55,6 @@ for kind in models steps; do
     { head -1 "$first"; for f in "$work"/$kind-*.csv; do tail -n +2 "$f"; done; } >"$out/raw/$kind.csv"
 done
 
-# Median of a column expression over the rows of one space (awk, sorted by insertion).
-median_awk='function med(v, c,   i, j, x) {
-    for (i = 2; i <= c; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > x + 0; j--) v[j + 1] = v[j]; v[j + 1] = x }
-    return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }'
 nf=${#flush_list[@]}
 summary=$out/summary.md
 bench_header "$summary" "In-model benchmark: each step of a whole model in sequence and alone"
@@ -72,7 +68,7 @@ bench_header "$summary" "In-model benchmark: each step of a whole model in seque
     printf '| space | models | whole (ms) |'; printf ' alone %s MiB |' "${flush_list[@]}"; echo
     printf '|---|---:|---:|'; printf -- '---:|%.0s' "${flush_list[@]}"; echo
     for s in "${space_list[@]}"; do
-        awk -F, -v s="$s" -v nf="$nf" "$median_awk"'
+        awk -F, -v s="$s" -v nf="$nf" "$bench_awk_lib"'
             NR > 1 && $1 == s { c++; w[c] = $4; for (f = 1; f <= nf; f++) r[f, c] = $4 / $(5 + f) }
             END { printf "| %s | %d | %.2f |", s, c, c ? med(w, c) : 0
                   for (f = 1; f <= nf; f++) { delete v; for (i = 1; i <= c; i++) v[i] = r[f, i]; printf " %.3f |", c ? med(v, c) : 0 }

@@ -136,14 +136,13 @@ bench_header "$summary" "Noise benchmark: kernel medians in two separate passes"
     for p in "${platforms[@]}"; do
         uns=$(awk -F'|' 'NR == FNR { sel[$2 "|" $3] = 1; next } $1 == p && ($2 "|" $3) in sel' p="$p" \
             "$work/selected" "$work/unsup" | sort -u | wc -l)
-        awk -F, -v p="$p" -v uns="$uns" 'NR > 1 && $1 == p { v[++c] = $NF }
+        awk -F, -v p="$p" -v uns="$uns" "$bench_awk_lib"'NR > 1 && $1 == p { v[++c] = $NF }
             END {
                 if (!c) { printf "| %s | 0 | - | - | - | - | %d |\n", p, uns; exit }
-                for (i = 2; i <= c; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > t + 0; j--) v[j + 1] = v[j]; v[j + 1] = t }
-                med = c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2
+                m = med(v, c)
                 r = int(0.95 * c); if (r < 0.95 * c) r++; if (r < 1) r = 1
                 for (i = 1; i <= c; i++) over += v[i] > 0.01
-                printf "| %s | %d | %.2f%% | %.2f%% | %.1f%% | %.0f%% | %d |\n", p, c, 100 * med, 100 * v[r], 100 * v[c], 100 * over / c, uns }' \
+                printf "| %s | %d | %.2f%% | %.2f%% | %.1f%% | %.0f%% | %d |\n", p, c, 100 * m, 100 * v[r], 100 * v[c], 100 * over / c, uns }' \
             "$out/pairs.csv"
     done
     echo
@@ -153,7 +152,7 @@ bench_header "$summary" "Noise benchmark: kernel medians in two separate passes"
     echo "|---|---:|---:|---:|---:|"
     for p in "${platforms[@]}"; do
         # config fields are quoted and hold commas: read the numbers from the end
-        awk -F, -v p="$p" 'NR > 1 && $1 == p {
+        awk -F, -v p="$p" "$bench_awk_lib"'NR > 1 && $1 == p {
                 m = ($(NF - 2) + $(NF - 1)) / 2; b = m < 0.01 ? 1 : m < 0.1 ? 2 : m < 1 ? 3 : 4
                 c[b]++; v[b, c[b]] = $NF }
             END {
@@ -162,9 +161,7 @@ bench_header "$summary" "Noise benchmark: kernel medians in two separate passes"
                     k = c[b] + 0
                     if (!k) { printf " - |"; continue }
                     for (i = 1; i <= k; i++) w[i] = v[b, i]
-                    for (i = 2; i <= k; i++) { t = w[i]; for (j = i - 1; j >= 1 && w[j] + 0 > t + 0; j--) w[j + 1] = w[j]; w[j + 1] = t }
-                    med = k % 2 ? w[(k + 1) / 2] : (w[k / 2] + w[k / 2 + 1]) / 2
-                    printf " %.2f%% (%d) |", 100 * med, k }
+                    printf " %.2f%% (%d) |", 100 * med(w, k), k }
                 printf "\n" }' "$out/pairs.csv"
     done
     echo
