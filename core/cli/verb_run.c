@@ -10,37 +10,56 @@
 #include <litepred/pool.h>
 #include <litepred/space.h>
 
+static const char run_usage[] =
+    "usage: litepred run [--replay] PIPELINE.yaml\n\n"
+    "Runs a pipeline (configs/pipelines/; keys in README and pipeline.h):\n"
+    "  build       samples configs per kernel type, measures them (skipping what the\n"
+    "              store has), trains one predictor per type into <pool>/<platform>/\n"
+    "  build-pool  build for each of `platforms:` into one pool root\n"
+    "  evaluate    samples models of each space, measures them whole, predicts them\n"
+    "              from the pool; RMSE, RMSPE, +-5%/+-10% accuracy per space\n"
+    "  adapt       per target and kernel type: measures the representative set,\n"
+    "              picks a pool predictor with the similarity plugin, fine-tunes it\n"
+    "              (or trains from scratch) at each budget, evaluates; reports go\n"
+    "              to adapt.md/adapt.csv/kernels.csv/picks.csv (see litepred report)\n"
+    "Interrupted runs resume: every committed measurement is kept in the store.\n\n"
+    "  --replay    measure nothing: every kernel and model must already be in the\n"
+    "              store (else an error names the first missing one). Re-runs training\n"
+    "              and reports from a store made elsewhere, or beside a measuring run\n"
+    "              without disturbing it.\n";
+
 int lp_cli_run(lp_cli *cli, int argc, char **argv)
 {
-    if (argc != 2 || lp_cli_wants_help(argc, argv)) {
-        FILE *f = argc == 2 ? stdout : stderr;
-        fprintf(f, "usage: litepred run PIPELINE.yaml\n\n"
-                   "Runs a pipeline (configs/pipelines/; keys in README and pipeline.h):\n"
-                   "  build       samples configs per kernel type, measures them (skipping what the\n"
-                   "              store has), trains one predictor per type into <pool>/<platform>/\n"
-                   "  build-pool  build for each of `platforms:` into one pool root\n"
-                   "  evaluate    samples models of each space, measures them whole, predicts them\n"
-                   "              from the pool; RMSE, RMSPE, +-5%%/+-10%% accuracy per space\n"
-                   "  adapt       per target and kernel type: measures the representative set,\n"
-                   "              picks a pool predictor with the similarity plugin, fine-tunes it\n"
-                   "              (or trains from scratch) at each budget, evaluates; reports go\n"
-                   "              to adapt.md/adapt.csv/kernels.csv/picks.csv (see litepred report)\n"
-                   "Interrupted runs resume: every committed measurement is kept in the store.\n");
-        return argc == 2 ? LP_EXIT_OK : LP_EXIT_USAGE;
+    static const struct option longs[] = {
+        {"replay", no_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int replay = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'r': replay = 1; break;
+        case 'h': fputs(run_usage, stdout); return LP_EXIT_OK;
+        default: return lp_cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
     }
+    if (optind != argc - 1) {
+        fputs(run_usage, stderr);
+        return LP_EXIT_USAGE;
+    }
+    const char *file = argv[optind];
     lp_registry *reg = lp_cli_registry(cli);
     if (!reg)
         return LP_EXIT_FAIL;
     lp_pipeline *p = NULL;
     lp_diag diag = {0};
     lp_err err = {0};
-    if (lp_pipeline_load(reg, argv[1], &p, &diag, &err) < 0) {
+    if (lp_pipeline_load(reg, file, &p, &diag, &err) < 0) {
         lp_diag_print(&diag, stderr);
         lp_diag_free(&diag);
         fprintf(stderr, "litepred run: %s\n", err.msg);
         return err.code == LP_EINVAL ? LP_EXIT_USAGE : LP_EXIT_FAIL;
     }
-    lp_run_opts o = {.quiet = cli->quiet, .plugin_path = cli->plugin_path};
+    lp_run_opts o = {.quiet = cli->quiet, .plugin_path = cli->plugin_path, .replay = replay};
     int rc = lp_pipeline_run(reg, p, &o, &err);
     lp_pipeline_free(p);
     if (rc < 0) {

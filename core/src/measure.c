@@ -382,6 +382,17 @@ static int store_batch(campaign *c, lp_job **b, size_t n, lp_err *err)
     return lp_store_commit(c->st, err);
 }
 
+/* Replaying results on another machine, or beside a measuring run, must not time anything;
+ * the first missing job is named so the user can see which part of a pipeline changed. */
+static int replay_missing(const lp_platform *pf, lp_job **todo, size_t n_todo, size_t n, lp_err *err)
+{
+    const lp_job *j = todo[0];
+    return lp_err_set(err, LP_ENOTFOUND,
+                      "platform %s: %zu of %zu %s are not in the store (first: %s %s); "
+                      "replay measures nothing", pf->name, n_todo, n, j->model ? "models" : "kernels",
+                      j->model ? "model" : j->kernel_type, j->model ? j->model->name : j->config);
+}
+
 int lp_campaign_run(const lp_registry *reg, const lp_platform *pf, lp_store *st, lp_job *jobs,
                     size_t n, const lp_campaign_opts *o, lp_err *err)
 {
@@ -404,6 +415,10 @@ int lp_campaign_run(const lp_registry *reg, const lp_platform *pf, lp_store *st,
     rc = 0;
     if (n_todo == 0)
         goto done;
+    if (o->replay) {
+        rc = replay_missing(pf, todo, n_todo, n, err);
+        goto done;
+    }
     /* Workers pin themselves; pinning this process too would squeeze them onto one core. */
     if (!pooled && (rc = lp_harness_enter(&pf->harness, &env, err)) < 0)
         goto done;

@@ -125,7 +125,7 @@ int pl_kset_add(pl_kset *s, const char *type, const lp_kernel_ops *kops, const l
 int pl_kset_measure(const lp_registry *reg, const lp_platform *pf, lp_store *st, pl_kset *s,
                         size_t from, const lp_run_opts *o, lp_err *err)
 {
-    lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path};
+    lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path, .replay = o->replay};
     return lp_campaign_run(reg, pf, st, s->jobs + from, s->n - from, &co, err);
 }
 
@@ -866,7 +866,8 @@ int pl_evaluate(const lp_registry *reg, const lp_pipeline *p, const char *platfo
         free(path);
     }
     if (rc == 0) {
-        lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path, .batch = 8};
+        lp_campaign_opts co = {.quiet = o->quiet, .plugin_path = o->plugin_path, .batch = 8,
+                               .replay = o->replay};
         rc = lp_campaign_run(reg, env.pf, env.st, jobs, k, &co, err);
     }
     size_t failed = 0;

@@ -160,6 +160,46 @@ Test(pipeline, build_evaluate_predict)
     free(out);
 }
 
+/* --replay measures nothing: on an empty store it stops at the first kernel with an error
+ * naming it and writes no predictor; once the store has everything, it rebuilds the same pool. */
+Test(pipeline, replay_never_measures)
+{
+    char args[2048], path[1024], *out = NULL;
+    write_pipelines();
+    snprintf(args, sizeof args, "--quiet run --replay %s/build.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 1, "%s", out);
+    /* n of n: nothing was measured before the stop (39: the sampler drew one config twice) */
+    cr_assert(strstr(out, "platform fast: 39 of 39 kernels are not in the store (first: conv-bn-relu "),
+              "%s", out);
+    cr_assert(strstr(out, "replay measures nothing"), "%s", out);
+    free(out);
+    snprintf(path, sizeof path, "%s/pool/fast/conv-bn-relu.mlp", dir);
+    cr_assert_neq(access(path, F_OK), 0, "replay wrote %s", path);
+
+    snprintf(args, sizeof args, "--quiet run %s/build.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    free(out);
+    char *first = file_text(path);
+    snprintf(args, sizeof args, "--quiet run --replay %s/build.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    free(out);
+    char *again = file_text(path);
+    cr_assert(!memcmp(first, again, 1 << 16), "the replayed predictor differs from the built one");
+    free(first);
+    free(again);
+
+    /* models too: evaluate's whole-model measurements are missing until it has run once */
+    snprintf(args, sizeof args, "--quiet run --replay %s/eval.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 1, "%s", out);
+    cr_assert(strstr(out, "4 of 4 models are not in the store (first: model ofa-mbv3-w1.0-"), "%s", out);
+    free(out);
+
+    snprintf(args, sizeof args, "run --replay");
+    cr_assert_eq(lp_test_cli(args, &out), 2, "%s", out);
+    cr_assert(strstr(out, "usage: litepred run [--replay] PIPELINE.yaml"), "%s", out);
+    free(out);
+}
+
 Test(pipeline, errors_are_reported_with_positions)
 {
     char text[512], args[1024], *out = NULL;

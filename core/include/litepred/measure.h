@@ -38,6 +38,7 @@ typedef struct lp_campaign_opts {
     size_t batch;              /**< jobs per committed batch (0: 32) */
     const char *plugin_path;   /**< passed to worker processes (may be NULL) */
     const char *exe;           /**< litepred executable for workers (NULL: /proc/self/exe) */
+    int replay;                /**< never measure: a job missing from the store is an error */
 } lp_campaign_opts;
 
 /** Times graph g (filled) on the platform's engine under its harness settings. */

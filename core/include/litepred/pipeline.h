@@ -116,6 +116,7 @@ const char *lp_pipeline_kind_name(lp_pipeline_kind k);
 typedef struct lp_run_opts {
     int quiet;               /**< no progress */
     const char *plugin_path; /**< for measuring workers */
+    int replay;              /**< read every measurement from the store; measure nothing */
 } lp_run_opts;
 
 /** Runs a pipeline. */
