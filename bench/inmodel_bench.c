@@ -37,18 +37,6 @@ typedef struct ib_args {
     int n_flush;
 } ib_args;
 
-static int ib_cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double ib_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, ib_cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static int ib_parse_flush(const char *s, ib_args *a)
 {
     a->n_flush = 0;
@@ -117,8 +105,8 @@ static int ib_time_seq(lp_nrun *r, int runs, double *seq_us, double *whole_ms)
         v[n * (size_t)runs + (size_t)k] = (double)(t - start) / 1e6;
     }
     for (size_t i = 0; i < n; i++)
-        seq_us[i] = ib_median(v + i * (size_t)runs, runs);
-    *whole_ms = ib_median(v + n * (size_t)runs, runs);
+        seq_us[i] = lp_median(v + i * (size_t)runs, (size_t)runs);
+    *whole_ms = lp_median(v + n * (size_t)runs, (size_t)runs);
     free(v);
     return 0;
 }
@@ -136,7 +124,7 @@ static void ib_time_alone(lp_nrun *r, int reps, unsigned char *flush, size_t byt
             r->steps[i].exec(r, &r->steps[i]);
             v[k] = (double)(lp_now_ns() - t0) / 1e3;
         }
-        alone_us[i] = ib_median(v, reps);
+        alone_us[i] = lp_median(v, (size_t)reps);
     }
 }
 

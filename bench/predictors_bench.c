@@ -62,12 +62,6 @@ static int pb_parse(int argc, char **argv, pb_args *a)
     return a->rows && a->runs > 0 && a->predict_rows >= PB_CHUNK && a->n_names ? 0 : -1;
 }
 
-static double pb_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 /* Trains --runs fresh instances; keeps the last one. */
 static int pb_train(const lp_plugin *pp, const char *opts, const pb_args *a, const lp_dataset *d,
                     lp_instance **keep, pb_row *row, lp_err *err)
@@ -90,7 +84,7 @@ static int pb_train(const lp_plugin *pp, const char *opts, const pb_args *a, con
             lp_instance_destroy(inst);
     }
     if (rc == 0)
-        row->train_s = pb_median(secs, runs);
+        row->train_s = lp_median(secs, (size_t)runs);
     return rc;
 }
 
@@ -117,8 +111,8 @@ static int pb_predict(lp_instance *inst, const pb_args *a, const lp_dataset *d, 
         r1[k] = (double)n1 / ((double)(lp_now_ns() - t0) * 1e-9);
     }
     if (rc == 0) {
-        row->batch_rps = pb_median(rb, runs);
-        row->single_rps = pb_median(r1, runs);
+        row->batch_rps = lp_median(rb, (size_t)runs);
+        row->single_rps = lp_median(r1, (size_t)runs);
     }
     free(x);
     free(out);

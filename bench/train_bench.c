@@ -88,12 +88,6 @@ static int make_data(const lp_kernel_ops *ops, size_t rows, float *x, float *y, 
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int train_runs(const lp_plugin *pred, const bench_args *a, const lp_dataset *d,
                       lp_instance **keep, lp_err *err)
 {
@@ -119,9 +113,8 @@ static int train_runs(const lp_plugin *pred, const bench_args *a, const lp_datas
             lp_instance_destroy(inst);
     }
     if (rc == 0) {
-        qsort(secs, (size_t)a->runs, sizeof *secs, cmp_double);
         printf("train: median %.2f s of %d runs (%zu rows x %zu features, options '%s')\n",
-               secs[a->runs / 2], a->runs, d->n, d->n_features, a->options);
+               lp_median(secs, (size_t)a->runs), a->runs, d->n, d->n_features, a->options);
     }
     free(secs);
     return rc;

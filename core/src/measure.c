@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "util.h"
 
 extern char **environ;
 
@@ -29,15 +28,22 @@ int lp_measure_graph(const lp_platform *pf, const lp_graph *g, lp_timing *t, lp_
 }
 
 /* Times a graph the caller has just built (built: the builder's result, negative on
- * failure) with the fixed fill, then frees it either way. */
+ * failure) with the fixed fill, then frees it either way. With t NULL the engine only
+ * prepares and releases it: whether it can run, without timing anything (replay). */
 static int measure_built(const lp_platform *pf, lp_graph *g, int built, lp_timing *t,
                          lp_err *err)
 {
     int rc = built;
     if (rc >= 0)
         rc = lp_graph_fill(g, LP_MEASURE_SEED, err);
-    if (rc >= 0)
+    if (rc >= 0 && t) {
         rc = lp_measure_graph(pf, g, t, err);
+    } else if (rc >= 0) {
+        const lp_engine_ops *ops = lp_instance_ops(pf->engine);
+        void *run = NULL;
+        if ((rc = ops->prepare(pf->engine->priv, g, &run, err)) >= 0)
+            ops->release(run);
+    }
     lp_graph_free(g);
     return rc < 0 ? rc : 0;
 }
@@ -71,24 +77,37 @@ static int kernel_job_cfg(const lp_registry *reg, const lp_job *j, const lp_kern
     return (*ops)->valid(cfg, err);
 }
 
-/* Measures one job in this process; an engine failure marks the job, it is not fatal. */
-static void measure_job(const lp_registry *reg, const lp_platform *pf, lp_job *j)
+/* Builds a job's graph: the whole model, or the kernel alone with io()'s inputs. */
+static int job_graph(const lp_registry *reg, const lp_job *j, lp_graph *g, lp_err *err)
 {
-    lp_err err = {0};
     const lp_kernel_ops *ops = NULL;
     lp_kcfg cfg;
-    int rc;
     if (j->model)
-        rc = lp_measure_model(pf, j->model, &j->timing, &err);
-    else if ((rc = kernel_job_cfg(reg, j, &ops, &cfg, &err)) == 0)
-        rc = lp_measure_kernel(pf, ops, &cfg, &j->timing, &err);
+        return lp_model_build(j->model, g, err);
+    int rc = kernel_job_cfg(reg, j, &ops, &cfg, err);
+    return rc < 0 ? rc : lp_kernel_graph(ops, &cfg, g, NULL, err);
+}
+
+/* Measures one job in this process (or with time_it 0 only checks that the engine can
+ * prepare it, leaving it pending); an engine failure marks the job, it is not fatal. */
+static void run_job(const lp_registry *reg, const lp_platform *pf, lp_job *j, int time_it)
+{
+    lp_err err = {0};
+    lp_graph g;
+    lp_graph_init(&g);
+    int rc = measure_built(pf, &g, job_graph(reg, j, &g, &err), time_it ? &j->timing : NULL, &err);
     if (rc < 0) {
         j->state = LP_JOB_FAILED;
         j->err_code = rc;
         snprintf(j->err, sizeof j->err, "%s", err.msg);
     } else {
-        j->state = LP_JOB_MEASURED;
+        j->state = time_it ? LP_JOB_MEASURED : LP_JOB_PENDING;
     }
+}
+
+static void measure_job(const lp_registry *reg, const lp_platform *pf, lp_job *j)
+{
+    run_job(reg, pf, j, 1);
 }
 
 /* ---- pooled launches: worker processes ------------------------------------ */
@@ -204,11 +223,7 @@ static void pool(const lp_timing *t, size_t launches, lp_timing *out)
         runs += t[l].runs;
         stable &= t[l].stable;
     }
-    qsort(med, launches, sizeof *med, lp_cmp_double);
-    qsort(spr, launches, sizeof *spr, lp_cmp_double);
-    size_t h = launches / 2;
-    double m = launches % 2 ? med[h] : (med[h - 1] + med[h]) / 2;
-    double s = launches % 2 ? spr[h] : (spr[h - 1] + spr[h]) / 2;
+    double m = lp_median(med, launches), s = lp_median(spr, launches); /* med is sorted now */
     *out = (lp_timing){.median_ms = m, .mean_ms = mean, .min_ms = mn, .p95_ms = p95,
                        .spread = fmax(s, (med[launches - 1] - med[0]) / m), .ci_rel = ci,
                        .runs = runs, .stable = stable};
@@ -382,15 +397,27 @@ static int store_batch(campaign *c, lp_job **b, size_t n, lp_err *err)
     return lp_store_commit(c->st, err);
 }
 
-/* Replaying results on another machine, or beside a measuring run, must not time anything;
- * the first missing job is named so the user can see which part of a pipeline changed. */
-static int replay_missing(const lp_platform *pf, lp_job **todo, size_t n_todo, size_t n, lp_err *err)
+/* Replaying results on another machine, or beside a measuring run, must not time anything.
+ * Failures are not stored, so each unstored job is prepared (not run) to tell a job the
+ * engine cannot run, failed as in a measuring run, from one that is missing; the first
+ * missing job is named so the user can see which part of a pipeline changed. */
+static int replay_unstored(const lp_registry *reg, const lp_platform *pf, lp_job **todo,
+                           size_t n_todo, size_t n, lp_err *err)
 {
-    const lp_job *j = todo[0];
+    const lp_job *first = NULL;
+    size_t missing = 0;
+    for (size_t i = 0; i < n_todo; i++) {
+        run_job(reg, pf, todo[i], 0);
+        if (todo[i]->state != LP_JOB_FAILED && !missing++)
+            first = todo[i];
+    }
+    if (!missing)
+        return 0;
     return lp_err_set(err, LP_ENOTFOUND,
                       "platform %s: %zu of %zu %s are not in the store (first: %s %s); "
-                      "replay measures nothing", pf->name, n_todo, n, j->model ? "models" : "kernels",
-                      j->model ? "model" : j->kernel_type, j->model ? j->model->name : j->config);
+                      "replay measures nothing", pf->name, missing, n, first->model ? "models" : "kernels",
+                      first->model ? "model" : first->kernel_type,
+                      first->model ? first->model->name : first->config);
 }
 
 int lp_campaign_run(const lp_registry *reg, const lp_platform *pf, lp_store *st, lp_job *jobs,
@@ -416,7 +443,7 @@ int lp_campaign_run(const lp_registry *reg, const lp_platform *pf, lp_store *st,
     if (n_todo == 0)
         goto done;
     if (o->replay) {
-        rc = replay_missing(pf, todo, n_todo, n, err);
+        rc = replay_unstored(reg, pf, todo, n_todo, n, err);
         goto done;
     }
     /* Workers pin themselves; pinning this process too would squeeze them onto one core. */

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #include "pipeline_int.h"
-#include "util.h"
 
 const char *const pl_sampler_skip[] = {"plugin", "count", "seed", "rounds", "prior_models", NULL};
 const char *const pl_plugin_skip[] = {"plugin", NULL};
@@ -730,8 +729,7 @@ static double cal_scale(const eval_row *rows, size_t k, size_t si, double *r)
     for (size_t i = 0; i < k; i++)
         if (rows[i].ok && rows[i].cal && (si == SIZE_MAX || rows[i].si == si) && rows[i].predicted > 0)
             r[n++] = rows[i].measured / rows[i].predicted;
-    qsort(r, n, sizeof *r, lp_cmp_double);
-    return !n ? NAN : n % 2 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+    return lp_median(r, n);
 }
 
 /* Per-space scale = median of measured / predicted over the calibration models (the sum of

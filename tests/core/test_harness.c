@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <litepred/harness.h>
+#include <litepred/litepred.h>
 #include "lp_test.h"
 
 Test(harness, rejects_zero_negative_and_nan_times)
@@ -42,6 +43,20 @@ Test(harness, statistics_of_known_samples)
     cr_assert_eq(t.runs, 10);
     cr_assert(t.ci_rel > 0 && isfinite(t.ci_rel));
     lp_samples_free(&s);
+}
+
+/* lp_median: the middle value, the mean of the middle two for an even count, NaN for none;
+ * the array is left sorted (callers read quantiles from it afterwards). */
+Test(harness, median_odd_even_empty)
+{
+    double odd[] = {5, 1, 4, 2, 3}, even[] = {8, 2, 6, 4}, none[1] = {7};
+    cr_assert_float_eq(lp_median(odd, 5), 3.0, 1e-12);
+    for (int i = 1; i < 5; i++)
+        cr_assert_leq(odd[i - 1], odd[i], "not sorted at %d", i);
+    cr_assert_float_eq(lp_median(even, 4), 5.0, 1e-12);
+    cr_assert_float_eq(lp_median(even + 1, 1), 4.0, 1e-12);
+    cr_assert(isnan(lp_median(none, 0)));
+    cr_assert_float_eq(none[0], 7.0, 0, "an empty range is not touched");
 }
 
 Test(harness, constant_samples_have_zero_ci)

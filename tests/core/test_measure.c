@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <litepred/measure.h>
+#include <litepred/store.h>
+
 #include "lp_test.h"
 
 static int64_t count_rows(const char *db, const char *table)
@@ -129,6 +132,51 @@ Test(measure, unsupported_model_is_reported_not_stored)
     char db[600];
     snprintf(db, sizeof db, "%s/u.db", dir);
     cr_assert_eq(count_rows(db, "model_measurements"), 0);
+    lp_test_rmtree(dir);
+    free(dir);
+}
+
+/* Replay times nothing: an unstored job the engine can run is missing (an error naming it);
+ * one it cannot run (layernorm on XNNPACK) is found by preparing it and fails as it would
+ * in a measuring run, so a replay of a store whose engine left types out still passes. */
+Test(measure, replay_fails_on_missing_but_not_on_unsupported)
+{
+    char *dir = lp_test_tmpdir(), db[600], path[600];
+    snprintf(db, sizeof db, "%s/r.db", dir);
+    snprintf(path, sizeof path, "%s/configs/fast-xnnpack.yaml", LP_TEST_FIXTURE_DIR);
+    lp_registry *reg = lp_test_registry();
+    lp_platform *pf = NULL;
+    lp_store *st = NULL;
+    lp_diag d = {0};
+    lp_err err = {0};
+    cr_assert_eq(lp_platform_load(reg, path, &pf, &d, &err), 0, "%s", err.msg);
+    cr_assert_eq(lp_store_open(db, 0, &st, &err), 0, "%s", err.msg);
+    lp_job jobs[2] = {{.kernel_type = "layernorm", .config = "n=49,c=192"},
+                      {.kernel_type = "add", .config = "hw=14,c=96,act=none,layout=nhwc"}};
+    lp_campaign_opts replay = {.quiet = 1, .replay = 1}, measure = {.quiet = 1};
+
+    cr_assert_eq(lp_campaign_run(reg, pf, st, jobs, 2, &replay, &err), LP_ENOTFOUND, "%s", err.msg);
+    cr_assert(strstr(err.msg, "platform fast-xnnpack: 1 of 2 kernels are not in the store (first: add "
+                              "hw=14,c=96,act=none,layout=nhwc); replay measures nothing"), "%s", err.msg);
+    cr_assert_eq(jobs[0].state, LP_JOB_FAILED);
+    cr_assert(strstr(jobs[0].err, "layernorm is not supported"), "%s", jobs[0].err);
+    cr_assert_eq(jobs[1].state, LP_JOB_PENDING);
+    cr_assert_eq(jobs[1].timing.runs, 0, "replay timed the kernel");
+    cr_assert_eq(count_rows(db, "kernel_measurements"), 0);
+
+    cr_assert_eq(lp_campaign_run(reg, pf, st, jobs, 2, &measure, &err), 0, "%s", err.msg);
+    cr_assert_eq(jobs[1].state, LP_JOB_MEASURED);
+    cr_assert_eq(count_rows(db, "kernel_measurements"), 1);
+
+    memset(&jobs[1].timing, 0, sizeof jobs[1].timing);
+    cr_assert_eq(lp_campaign_run(reg, pf, st, jobs, 2, &replay, &err), 0, "%s", err.msg);
+    cr_assert_eq(jobs[0].state, LP_JOB_FAILED);
+    cr_assert_eq(jobs[1].state, LP_JOB_STORED);
+    cr_assert_eq(count_rows(db, "kernel_measurements"), 1);
+
+    lp_store_close(st);
+    lp_platform_free(pf);
+    lp_registry_close(reg);
     lp_test_rmtree(dir);
     free(dir);
 }

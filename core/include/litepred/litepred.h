@@ -216,6 +216,9 @@ char *lp_platform_path(const char *arg, lp_err *err);
 /** Monotonic clock in nanoseconds. */
 uint64_t lp_now_ns(void);
 
+/** Median of v[0..n), the mean of the middle two when n is even; sorts v in place (NaN when n is 0). */
+double lp_median(double *v, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -127,12 +127,6 @@ static const lp_predictor_ops *ops_of(lp_instance *inst)
     return lp_instance_ops(inst);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median and max relative difference of p16 from p32 over all rows, and the MAPE of each
  * on the last 400 rows (the validation rows of the tests here); logs them. */
 static void compare(const lp_test_rows *r, const float *p32, const float *p16, double *median,
@@ -147,8 +141,7 @@ static void compare(const lp_test_rows *r, const float *p32, const float *p16, d
             *mape16 += fabs((double)p16[i] - r->y[i]) / r->y[i] / 400;
         }
     }
-    qsort(rel, ROWS, sizeof *rel, cmp_double);
-    *median = (rel[ROWS / 2 - 1] + rel[ROWS / 2]) / 2;
+    *median = lp_median(rel, ROWS); /* sorts rel: p99 and max below read it */
     *max = rel[ROWS - 1];
     cr_log_info("f16 vs f32 predictions: median relative difference %.6f, p99 %.6f, max %.6f; "
                 "validation MAPE %.5f (f32) %.5f (f16)", *median, rel[ROWS * 99 / 100], *max,
