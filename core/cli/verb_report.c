@@ -52,6 +52,8 @@ static const char report_usage[] =
     "\n"
     "options:\n"
     "  -o, --output OUT  write report.md and plots/ under OUT (created if missing)\n"
+    "  --no-model-plots  no models-*.png (a leave-one-out report has one per target,\n"
+    "                    budget and space: 10-20 MB); their tables stay\n"
     "\n"
     "Exit status: 0 ok; 2 usage error or a malformed CSV (FILE:LINE and what was\n"
     "expected); 1 unreadable input, nothing found, or gnuplot missing or failing.\n";
@@ -128,6 +130,7 @@ typedef struct rp_seen {
 
 typedef struct rp_ctx {
     int quiet;
+    int no_model_plots; /* --no-model-plots: tables only for models.csv */
     char **strs; /* every string the rows point into, freed at the end */
     size_t n_strs, cap_strs;
     char *base;  /* common directory of the DIR arguments: display paths are relative to it */
@@ -1029,6 +1032,10 @@ static long plot_lines(rp_ctx *c, rp_gp *g, const char *name, int metric, lp_err
 }
 
 /* Predicted vs measured for one models.csv and space: log-log, y = x and +-10% lines. */
+/* Plot index of a models.csv space left undrawn by --no-model-plots (-1: error, -2: nothing
+ * positive to plot). */
+#define RP_LEFT_OUT (-3)
+
 static long plot_models(rp_ctx *c, rp_gp *g, size_t fi, const char *space, lp_err *err)
 {
     rp_macc a = models_acc(c, fi, space);
@@ -1436,7 +1443,8 @@ static void write_models(const rp_ctx *c, const rp_md *m)
             char *link = NULL;
             if (p >= 0 && asprintf(&link, "[%s](plots/%s)", c->plots[p].name, c->plots[p].name) < 0)
                 link = NULL;
-            models_row(f, sp[k], &a, link ? link : "no positive latencies to plot");
+            models_row(f, sp[k], &a, link ? link : p == RP_LEFT_OUT ? "not drawn (--no-model-plots)"
+                                                                    : "no positive latencies to plot");
             free(link);
         }
         rp_macc all = models_acc(c, fi, NULL);
@@ -1483,6 +1491,7 @@ typedef struct rp_args {
     const char **dirs;
     size_t n_dirs;
     const char *out;
+    int no_model_plots;
 } rp_args;
 
 static int parse_args(int argc, char **argv, rp_args *a)
@@ -1495,6 +1504,8 @@ static int parse_args(int argc, char **argv, rp_args *a)
             a->out = argv[++i];
         } else if (!strncmp(s, "--output=", 9)) {
             a->out = s + 9;
+        } else if (!strcmp(s, "--no-model-plots")) {
+            a->no_model_plots = 1;
         } else if (s[0] == '-' && s[1]) {
             return lp_cli_usage_error("report", "unknown option '%s'", s);
         } else {
@@ -1563,7 +1574,7 @@ static int render(rp_ctx *c, rp_md *m, const char *gnuplot, const char *out_real
             if (!sp)
                 rc = oom(err);
             for (size_t k = 0; rc == 0 && k < ns; k++)
-                if ((m->mplot[pi++] = plot_models(c, &g, fi, sp[k], err)) == -1)
+                if ((m->mplot[pi++] = c->no_model_plots ? RP_LEFT_OUT : plot_models(c, &g, fi, sp[k], err)) == -1)
                     rc = err->code;
             free(sp);
         }
@@ -1744,7 +1755,7 @@ int lp_cli_report(lp_cli *cli, int argc, char **argv)
         free(a.dirs);
         return rc;
     }
-    rp_ctx c = {.quiet = cli->quiet};
+    rp_ctx c = {.quiet = cli->quiet, .no_model_plots = a.no_model_plots};
     lp_err err = {0};
     rc = report(&c, &a, &err);
     ctx_free(&c);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "lp_test.h"
@@ -227,6 +228,26 @@ Test(report, tables_means_and_plots)
     expect_png(out_dir, "profiling-vs-accuracy.png");
     expect_png(out_dir, "models-kl_t1_b10-s1.png");
     expect_png(out_dir, "models-kl_t1_b10-s2.png");
+
+    /* --no-model-plots: the models tables stay, their PNGs are not drawn */
+    free(out);
+    out = cli_run(&rc, "report --no-model-plots %s/kl %s/tau -o %s/lean", root, root, root);
+    cr_assert_eq(rc, 0, "%s", out);
+    char *lean = NULL, *lean_md = NULL, *png = NULL;
+    cr_assert_geq(asprintf(&lean, "%s/lean", root), 0);
+    cr_assert_geq(asprintf(&lean_md, "%s/report.md", lean), 0);
+    cr_assert_geq(asprintf(&png, "%s/plots/models-kl_t1_b10-s1.png", lean), 0);
+    char *lmd = slurp(lean_md);
+    snprintf(row, sizeof row, "| s1 | 3 | %.1f |", within10("s1"));
+    expect_in(lmd, row);
+    expect_in(lmd, " | not drawn (--no-model-plots) |");
+    cr_assert_null(strstr(lmd, "(plots/models-"), "%s", lmd);
+    cr_assert_neq(access(png, F_OK), 0, "%s was drawn", png);
+    expect_png(lean, "acc-vs-budget.png");
+    free(lmd);
+    free(png);
+    free(lean_md);
+    free(lean);
 
     free(md);
     free(md_path);
