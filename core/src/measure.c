@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 extern char **environ;
 
 /* Inputs and weights get the same data on every engine, so outputs compare. */
