@@ -4,6 +4,8 @@
 # (command line, date, machine, load) and small formatting helpers.
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$bench_root/bench/lib.sh"
 cd "$bench_root" || exit 2
 
 # The litepred binary: $LITEPRED, else build/bin/litepred (what scripts/main.sh builds).
@@ -159,13 +161,3 @@ bench_begin_run() {
     load_before=$(bench_loadavg)
     bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 }
-
-# awk functions for the summaries, prepended to an awk program ("$bench_awk_lib"'...'):
-# sortv(v, c) sorts v[1..c] numerically in place; med(v, c) sorts and returns the median.
-bench_awk_lib='function sortv(v, c,   i, j, x) {
-    for (i = 2; i <= c; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] + 0 > x + 0; j--) v[j + 1] = v[j]; v[j + 1] = x } }
-function med(v, c) { sortv(v, c); return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[c / 2 + 1]) / 2 }
-'
-
-# Prints a script's leading comment block (its usage).
-bench_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }

@@ -13,7 +13,8 @@
 #   e.g. bash bench/costratio.sh bench/results/ablation-loo/reports-similarity-kl \
 #                                bench/results/ablation-loo/reports-budget-scratch
 set -euo pipefail
-case ${1:-} in -h|--help|'') awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
+source "$(dirname "$0")/lib.sh"
+case ${1:-} in -h|--help|'') bench_usage "$0"; exit 0 ;; esac
 [ $# = 2 ] || { echo "costratio: two report directories expected (see --help)" >&2; exit 2; }
 for d in "$1" "$2"; do
     [ -f "$d/adapt.csv" ] || { echo "costratio: no $d/adapt.csv" >&2; exit 2; }

@@ -8,7 +8,8 @@
 # Reads REPORT_DIR/<target>/b<BUDGET>/models.csv (written by `pipeline: adapt`); prints a
 # Markdown table: one row per target, one "median (sd)" cell per space.
 set -euo pipefail
-[ $# -eq 2 ] || { sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 2; }
+source "$(dirname "$0")/lib.sh"
+[ $# -eq 2 ] || { bench_usage "$0"; exit 2; }
 dir=$1 budget=$2
 files=("$dir"/*/b"$budget"/models.csv)
 [ -e "${files[0]}" ] || { echo "gap.sh: no $dir/*/b$budget/models.csv" >&2; exit 2; }

@@ -14,12 +14,12 @@
 #   e.g. bash bench/series.sh kl=bench/results/ablation-loo/reports-similarity-kl \
 #                             random=bench/results/ablation-loo/reports-similarity-random
 set -euo pipefail
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+source "$(dirname "$0")/lib.sh"
 die() { echo "series: $*" >&2; exit 2; }
 metric=acc10 budgets= long=0 names=() dirs=()
 while [ $# -gt 0 ]; do
     case $1 in
-    -h|--help) usage; exit 0 ;;
+    -h|--help) bench_usage "$0"; exit 0 ;;
     --metric) metric=${2:-}; shift 2 || die "--metric needs acc10, acc5 or rmspe" ;;
     --budgets) budgets=${2:-}; shift 2 || die "--budgets needs a list" ;;
     --long) long=1; shift ;;
@@ -43,6 +43,7 @@ awk -F, -v col="$col" -v budgets="$budgets" -v long="$long" -v names="$(IFS=,; e
     function fmt(v) { return v == "nan" || v == "" ? "-" : sprintf("%.1f", v) }
     function commas(x,   s, n) { s = sprintf("%.0f", x); n = length(s)
         while (n > 3) { s = substr(s, 1, n - 3) "," substr(s, n - 2); n -= 3 }; return s }
+    function commas10(x,   r, p) { r = sprintf("%.1f", x); p = index(r, "."); return commas(substr(r, 1, p - 1) + 0) substr(r, p) }
     BEGIN { nn = split(names, name, ","); if (budgets != "") nb = split(budgets, bl, ",") }
     FNR == 1 { file++; next }
     $9 != "all" { next }
@@ -84,5 +85,4 @@ awk -F, -v col="$col" -v budgets="$budgets" -v long="$long" -v names="$(IFS=,; e
         for (b = 2; b <= nb; b++) printf " / %s", bl[b]
         print "; space \"all\" rows of adapt.csv)"
     }
-    function commas10(x,   r, p) { r = sprintf("%.1f", x); p = index(r, "."); return commas(substr(r, 1, p - 1) + 0) substr(r, p) }
 ' "${files[@]}"

@@ -1031,11 +1031,11 @@ static long plot_lines(rp_ctx *c, rp_gp *g, const char *name, int metric, lp_err
     return idx;
 }
 
-/* Predicted vs measured for one models.csv and space: log-log, y = x and +-10% lines. */
 /* Plot index of a models.csv space left undrawn by --no-model-plots (-1: error, -2: nothing
  * positive to plot). */
 #define RP_LEFT_OUT (-3)
 
+/* Predicted vs measured for one models.csv and space: log-log, y = x and +-10% lines. */
 static long plot_models(rp_ctx *c, rp_gp *g, size_t fi, const char *space, lp_err *err)
 {
     rp_macc a = models_acc(c, fi, space);
