@@ -1,48 +1,103 @@
 #!/usr/bin/env bash
-# Accuracy of predictors built from scratch on one platform: runs a build pipeline then an
-# evaluate pipeline, both generated from the arguments, and keeps their output.
-#   bash bench/accuracy.sh PLATFORM [COUNT] [EPOCHS] [MODELS]
-# Defaults are the issue's setting (2,000 configs per kernel type, 350 epochs, 100 models per
-# space); smaller values give a quick, clearly labelled smoke figure.
+# Accuracy of predictors built from scratch (issue 5): for each platform, runs the committed
+# configs/pipelines/build-PLATFORM.yaml and evaluate-PLATFORM.yaml (2,000 prior configs per
+# kernel type, 350 epochs, 100 models per space), with only the store, pool and report paths
+# (and, when given, the counts) rewritten, and keeps their output.
+#
+# usage: bash bench/accuracy.sh [options] PLATFORM...
+#   --store FILE   measurement store to use and add to (default: OUT/litepred.db); pointing it
+#                  at a store that already has this machine's measurements (the ablations'
+#                  pool.db) skips measuring what it has
+#   --count N      configs per kernel type (default: the build file's, 2000)
+#   --epochs N     training epochs (default: the build file's, 350)
+#   --models N     models per space (default: the evaluate file's, 100)
+#   --calibrate N  also measure N more models per space and report calibrated tables (default 0)
+#   --out DIR      results root (default bench/results/accuracy); one sub-directory per platform
+#                  (+ -cCOUNT-eEPOCHS-mMODELS when the counts are not the files')
+# Per platform: build.yaml and evaluate.yaml as run, build.out / evaluate.out (the tables),
+# pool/ (the predictors), report/ (report.md, models.csv, kernels per space), summary.md.
+# Interrupted runs resume from the store. Smaller counts give a quick, clearly labelled figure.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-platform=${1:?usage: bench/accuracy.sh PLATFORM [COUNT] [EPOCHS] [MODELS]}
-count=${2:-2000}; epochs=${3:-350}; models=${4:-100}
-lp=${LITEPRED:-$root/build/bin/litepred}
-out=$root/bench/results/accuracy-$platform-c$count-e$epochs-m$models
-mkdir -p "$out"
-cd "$out"
-cat > build.yaml <<YAML
-pipeline: build
-platform: $platform
-store: litepred.db
-pool: pool
-kernels: [conv-bn-relu, dwconv-bn-relu, fc, se, hswish, add, global-avgpool,
-          maxpool, avgpool, layernorm, linear, mhsa, gelu]
-sampler: {plugin: prior, unique: true, count: $count, seed: 7, prior_models: 200}
-predictor: {plugin: mlp, epochs: $epochs}
-YAML
-cat > evaluate.yaml <<YAML
-pipeline: evaluate
-platform: $platform
-store: litepred.db
-pool: pool
-evaluate:
-  spaces: [ofa-mbv3-w1.0, ofa-proxyless, ofa-resnet, bignas, fbnetv3, autoformer-tiny]
-  models: $models
-  seed: 11
-report: report
-YAML
-{
-  echo "# accuracy: $platform, $count configs per kernel type, $epochs epochs, $models models per space"
-  echo
-  echo "command: bash bench/accuracy.sh $platform $count $epochs $models"
-  echo "date: $(date -u '+%F %T UTC'); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo
-  echo '```'
-  "$lp" --quiet run build.yaml
-  "$lp" --quiet run evaluate.yaml
-  echo '```'
-  echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-} 2>&1 | tee summary.md
+source "$(dirname "$0")/common.sh"
+bench_name=accuracy
+argv=("$@")
+store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    -h|--help) bench_usage "$0"; exit 0 ;;
+    --store) store=${2:-}; shift 2 || bench_die "--store needs a file" ;;
+    --count) count=${2:-}; shift 2 || bench_die "--count needs a number" ;;
+    --epochs) epochs=${2:-}; shift 2 || bench_die "--epochs needs a number" ;;
+    --models) models=${2:-}; shift 2 || bench_die "--models needs a number" ;;
+    --calibrate) calibrate=${2:-}; shift 2 || bench_die "--calibrate needs a number" ;;
+    --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
+    -*) bench_die "unknown option '$1' (see --help)" ;;
+    *) platforms+=("$1"); shift ;;
+    esac
+done
+for v in "$count" "$epochs" "$models" "$calibrate"; do
+    case $v in *[!0-9]*) bench_die "counts are positive integers, not '$v'" ;; esac
+done
+[ ${#platforms[@]} -gt 0 ] || bench_die "no PLATFORM given (see --help)"
+for p in "${platforms[@]}"; do
+    for kind in build evaluate; do
+        [ -f "configs/pipelines/$kind-$p.yaml" ] || bench_die "no configs/pipelines/$kind-$p.yaml"
+    done
+done
+[ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+case $store in ''|/*) ;; *) store=$bench_root/$store ;; esac
+case $out in /*) ;; *) out=$bench_root/$out ;; esac
+
+# Rewrites one top-level "key: value" line of a pipeline file; dies if the key is missing,
+# so a renamed key cannot silently leave the committed value in place.
+set_key() { # file key value
+    grep -q "^$2:" "$1" || bench_die "$1 has no '$2:' line"
+    sed -i "s|^$2:.*|$2: $3|" "$1"
+}
+
+# Rewrites one "key: value" inside the sampler/predictor flow map or the evaluate block.
+set_field() { # file key value
+    grep -Eq "(^|[{ ,])$2: [0-9]+" "$1" || bench_die "$1 has no '$2:' field"
+    sed -i -E "s/(^|[{ ,])$2: [0-9]+/\1$2: $3/" "$1"
+}
+
+run_platform() { # platform
+    local p=$1 dir=$out/$1 db
+    [ -z "$count$epochs$models" ] || dir=$out/$p-c${count:-file}-e${epochs:-file}-m${models:-file}
+    mkdir -p "$dir"
+    db=${store:-$dir/litepred.db}
+    cp "configs/pipelines/build-$p.yaml" "$dir/build.yaml"
+    cp "configs/pipelines/evaluate-$p.yaml" "$dir/evaluate.yaml"
+    for f in "$dir/build.yaml" "$dir/evaluate.yaml"; do
+        set_key "$f" store "$db"
+        set_key "$f" pool "$dir/pool"
+    done
+    set_key "$dir/evaluate.yaml" report "$dir/report"
+    [ -z "$count" ] || set_field "$dir/build.yaml" count "$count"
+    [ -z "$epochs" ] || set_field "$dir/build.yaml" epochs "$epochs"
+    [ -z "$models" ] || set_field "$dir/evaluate.yaml" models "$models"
+    [ "$calibrate" = 0 ] || sed -i "/^evaluate:/a\\  calibrate: $calibrate" "$dir/evaluate.yaml"
+    {
+        echo "# accuracy from scratch: $p"
+        echo
+        echo "command: bash bench/accuracy.sh $(printf '%q ' "${argv[@]}")"
+        echo "pipelines: configs/pipelines/build-$p.yaml, evaluate-$p.yaml (store, pool, report rewritten; build.yaml, evaluate.yaml here)"
+        echo "store: $db"
+        echo "date: $(date -u '+%F %T UTC'); cpu:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+        echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } > "$dir/summary.md"
+    local t0=$SECONDS
+    lp run "$dir/build.yaml" > "$dir/build.out" 2> >(tee "$dir/build.log" >&2)
+    local t1=$SECONDS
+    lp run "$dir/evaluate.yaml" > "$dir/evaluate.out" 2> >(tee "$dir/evaluate.log" >&2)
+    {
+        echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); wall: build $((t1 - t0)) s, evaluate $((SECONDS - t1)) s"
+        echo
+        echo '```'
+        cat "$dir/build.out" "$dir/evaluate.out"
+        echo '```'
+    } >> "$dir/summary.md"
+    echo "accuracy: $p done: $dir/summary.md" >&2
+}
+
+for p in "${platforms[@]}"; do run_platform "$p"; done

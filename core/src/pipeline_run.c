@@ -605,14 +605,27 @@ FILE *pl_report_file(const char *dir, const char *name, lp_err *err)
     return f;
 }
 
+/* The RMSE, RMSPE, +-5% and +-10% cells of a table row, ending it; "-" for a row with no
+ * models (a space the engine cannot run), where the metrics would print as nan. */
+static void print_acc_cells(FILE *f, const pl_acc *a, int md)
+{
+    if (a->n == 0)
+        fputs(md ? " - | - | - | - |\n" : "          -          -        -        -\n", f);
+    else if (md)
+        fprintf(f, " %.3f | %.2f | %.1f | %.1f |\n", pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a),
+                pl_acc_p10(a));
+    else
+        fprintf(f, " %10.3f %9.2f%% %7.1f%% %7.1f%%\n", pl_acc_rmse(a), pl_acc_rmspe(a), pl_acc_p5(a),
+                pl_acc_p10(a));
+}
+
 void pl_print_acc_row(FILE *f, const char *name, const pl_acc *a, int md)
 {
     if (md)
-        fprintf(f, "| %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, a->n, pl_acc_rmse(a),
-                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+        fprintf(f, "| %s | %zu |", name, a->n);
     else
-        fprintf(f, "%-18s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, a->n, pl_acc_rmse(a),
-                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+        fprintf(f, "%-18s %6zu", name, a->n);
+    print_acc_cells(f, a, md);
 }
 
 int pl_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -760,18 +773,18 @@ static int calibrate(const lp_pipeline *p, const eval_row *rows, size_t k, doubl
     return 0;
 }
 
-/* One calibrated row: a space (or a total) with its scale, "-" when it has none (NULL). */
+/* One calibrated row: a space (or a total) with its scale, "-" when it has none (NULL or no
+ * calibration model ran). */
 static void print_cal_row(FILE *f, const char *name, const double *scale, const pl_acc *a, int md)
 {
     char sc[16] = "-";
-    if (scale)
+    if (scale && !isnan(*scale))
         snprintf(sc, sizeof sc, "%.3f", *scale);
     if (md)
-        fprintf(f, "| %s | %s | %zu | %.3f | %.2f | %.1f | %.1f |\n", name, sc, a->n, pl_acc_rmse(a),
-                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+        fprintf(f, "| %s | %s | %zu |", name, sc, a->n);
     else
-        fprintf(f, "%-18s %6s %6zu %10.3f %9.2f%% %7.1f%% %7.1f%%\n", name, sc, a->n, pl_acc_rmse(a),
-                pl_acc_rmspe(a), pl_acc_p5(a), pl_acc_p10(a));
+        fprintf(f, "%-18s %6s %6zu", name, sc, a->n);
+    print_acc_cells(f, a, md);
 }
 
 static void print_calibrated(FILE *f, const lp_pipeline *p, const double *scale,

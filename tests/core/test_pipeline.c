@@ -269,6 +269,22 @@ Test(pipeline, build_pool_then_adapt)
     snprintf(path, sizeof path, "%s/pool/fast-b/conv-bn-relu.mlp", dir);
     cr_assert_eq(access(path, R_OK), 0, "no %s", path);
 
+    /* A space the engine cannot run (autoformer needs layernorm; XNNPACK has none) gets a row
+     * of "-", raw and calibrated, not nan. */
+    snprintf(text, sizeof text,
+             "pipeline: evaluate\nplatform: %s/configs/fast-xnnpack.yaml\nstore: %s/t.db\npool: %s/pool\n"
+             "evaluate: {spaces: [ofa-mbv3-w1.0, autoformer-tiny], models: 1, seed: 11, calibrate: 1}\n",
+             LP_TEST_FIXTURE_DIR, dir, dir);
+    free(lp_test_write(dir, "eval-x.yaml", text));
+    snprintf(args, sizeof args, "--quiet run %s/eval-x.yaml", dir);
+    cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
+    cr_assert(strstr(out, "\nautoformer-tiny         0          -          -        -        -\n"), "%s", out);
+    cr_assert(strstr(out, "\nautoformer-tiny         -      0          -          -        -        -\n"),
+              "%s", out);
+    cr_assert(strstr(out, "\nofa-mbv3-w1.0           1 "), "%s", out);
+    cr_assert_null(strstr(out, "nan"), "%s", out);
+    free(out);
+
     snprintf(args, sizeof args, "run %s/adapt.yaml", dir);
     cr_assert_eq(lp_test_cli(args, &out), 0, "%s", out);
     /* both candidates scored for every kernel type, one picked */
