@@ -12,3 +12,12 @@ function med(v, c) { sortv(v, c); return c % 2 ? v[(c + 1) / 2] : (v[c / 2] + v[
 
 # Prints a script's leading comment block (its usage).
 bench_usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"; }
+
+# Builds TARGET... in BUILD (configuring a new tree as Release; an existing tree keeps its
+# type, so a bench script never flips the tree scripts/main.sh made). Usage: bench_build ROOT BUILD TARGET...
+bench_build() {
+    local root=$1 build=$2
+    shift 2
+    [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" --target "$@" -j"$(nproc)" >/dev/null
+}

@@ -17,8 +17,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target lp_predictors_bench -j"$(nproc)" >/dev/null
+source "$root/bench/lib.sh"
+bench_build "$root" "$build" lp_predictors_bench
 
 source "$root/bench/openblas.sh"
 cpu=${CPU:-1}

@@ -16,15 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-if cmake --build "$build" --target help | grep -q '\blp_train_bench\b'; then
-    cmake --build "$build" --target lp_train_bench -j"$(nproc)" >/dev/null
-else
-    # bench/ not yet added to the top-level CMakeLists.txt: build the program by hand.
-    cmake --build "$build" --target litepred plugins -j"$(nproc)" >/dev/null
-    cc -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -I"$root/core/include" "$root/bench/train_bench.c" \
-        -o "$build/bin/train_bench" -L"$build/lib" -llitepred -Wl,-rpath,"$build/lib" -lm
-fi
+source "$root/bench/lib.sh"
+bench_build "$root" "$build" lp_train_bench
 
 source "$root/bench/openblas.sh"
 cpu=${CPU:-$(($(nproc) - 1))}

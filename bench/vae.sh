@@ -21,8 +21,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 out=${OUT:-$root/bench/results/vae}
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target lp_vae_bench -j"$(nproc)" >/dev/null
+source "$root/bench/lib.sh"
+bench_build "$root" "$build" lp_vae_bench
 
 source "$root/bench/openblas.sh"
 cpu=${CPU:-$(($(nproc) - 1))}
