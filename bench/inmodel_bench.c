@@ -21,11 +21,13 @@
 #include <litepred/model.h>
 #include <litepred/space.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../plugins/engines/native/native.h"
+#include "bench_args.h"
 
 #define IB_MAX_FLUSH 8
 
@@ -37,54 +39,91 @@ typedef struct ib_args {
     int n_flush;
 } ib_args;
 
+static const char ib_usage[] =
+    "usage: inmodel_bench --platform P --space S [-n N] [--seed S] [--runs R] [--reps K<=256]\n"
+    "                     [--flush MiB,MiB,...] [--steps FILE] [--plugin-path DIRS]\n";
+
+/* Each size goes through the strict parser on its own copy, so an empty item ("8,,3", "8,")
+ * is an error rather than skipped, and the error says which item was bad. */
 static int ib_parse_flush(const char *s, ib_args *a)
 {
-    a->n_flush = 0;
-    for (const char *p = s; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 4096 || a->n_flush == IB_MAX_FLUSH)
-            return -1;
-        a->flush_mib[a->n_flush++] = (int)v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
+    char *buf = strdup(s), *item = buf, opt[32];
+    int n = 0, rc = buf ? 0 : -1;
+    if (!buf)
+        fprintf(stderr, "inmodel_bench: out of memory\n");
+    for (; rc == 0 && item; n++) {
+        char *comma = strchr(item, ',');
+        long long v;
+        if (comma)
+            *comma = '\0';
+        snprintf(opt, sizeof opt, "--flush item %d", n + 1);
+        if (n == IB_MAX_FLUSH) {
+            fprintf(stderr, "inmodel_bench: --flush takes at most %d sizes, got '%s'\n",
+                    IB_MAX_FLUSH, s);
+            rc = -1;
+        } else if ((rc = bench_arg_long("inmodel_bench", opt, item, 0, 4096, &v)) == 0) {
+            a->flush_mib[n] = (int)v;
+        }
+        item = comma ? comma + 1 : NULL;
     }
-    return a->n_flush ? 0 : -1;
+    if (rc == 0)
+        a->n_flush = n;
+    free(buf);
+    return rc;
 }
 
+/* -n, --runs and --reps are ints in ib_args; --reps stops at 256 because ib_time_alone takes
+ * its medians over a fixed array of 256. */
+static int ib_int(const char *opt, const char *v, long long hi, int *out)
+{
+    long long x;
+    if (bench_arg_long("inmodel_bench", opt, v, 1, hi, &x))
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* 1 for -h, -1 after the one-line error: main prints the usage for both, to stdout for help
+ * (asked for) and to stderr under the error. */
 static int ib_parse(int argc, char **argv, ib_args *a)
 {
+    static const struct option longs[] = {
+        {"platform", required_argument, 0, 'p'}, {"space", required_argument, 0, 's'},
+        {"seed", required_argument, 0, 'S'},     {"runs", required_argument, 0, 'r'},
+        {"reps", required_argument, 0, 'k'},     {"flush", required_argument, 0, 'f'},
+        {"steps", required_argument, 0, 't'},    {"plugin-path", required_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *me = "inmodel_bench";
+    int c, bad = 0;
     *a = (ib_args){.n = 3, .seed = 1, .runs = 15, .reps = 9, .n_flush = 3,
                    .flush_mib = {8, 64, 256}};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return -1;
-        if (!strcmp(argv[i], "--platform"))
-            a->platform = v;
-        else if (!strcmp(argv[i], "--space"))
-            a->space = v;
-        else if (!strcmp(argv[i], "-n"))
-            a->n = atoi(v);
-        else if (!strcmp(argv[i], "--seed"))
-            a->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(argv[i], "--runs"))
-            a->runs = atoi(v);
-        else if (!strcmp(argv[i], "--reps"))
-            a->reps = atoi(v);
-        else if (!strcmp(argv[i], "--flush")) {
-            if (ib_parse_flush(v, a))
-                return -1;
-        } else if (!strcmp(argv[i], "--steps"))
-            a->steps_path = v;
-        else if (!strcmp(argv[i], "--plugin-path"))
-            a->plugin_path = v;
-        else
-            return -1;
-        i++;
+    opterr = 0;
+    while (!bad && (c = getopt_long(argc, argv, ":hn:", longs, NULL)) != -1) {
+        switch (c) {
+        case 'p': a->platform = optarg; break;
+        case 's': a->space = optarg; break;
+        case 'n': bad = ib_int("-n", optarg, INT_MAX, &a->n); break;
+        case 'S': bad = bench_arg_u64(me, "--seed", optarg, &a->seed); break;
+        case 'r': bad = ib_int("--runs", optarg, INT_MAX, &a->runs); break;
+        case 'k': bad = ib_int("--reps", optarg, 256, &a->reps); break;
+        case 'f': bad = ib_parse_flush(optarg, a); break;
+        case 't': a->steps_path = optarg; break;
+        case 'P': a->plugin_path = optarg; break;
+        case 'h': return 1;
+        default: bench_arg_bad_option(me, c, argv); return -1;
+        }
     }
-    return a->platform && a->space && a->n > 0 && a->runs > 0 && a->reps > 0 ? 0 : -1;
+    if (bad)
+        return -1;
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", me, argv[optind]);
+        return -1;
+    }
+    if (!a->platform || !a->space) {
+        fprintf(stderr, "%s: --platform and --space are required\n", me);
+        return -1;
+    }
+    return 0;
 }
 
 /* Per step, the median over runs of its time inside full runs; *whole: median run time. */
@@ -211,10 +250,10 @@ int main(int argc, char **argv)
     unsigned char *flush = NULL;
     FILE *steps = NULL;
     int rc = 0, max_flush = 0;
-    if (ib_parse(argc, argv, &a)) {
-        fprintf(stderr, "usage: %s --platform P --space S [-n N] [--seed S] [--runs R] [--reps K] "
-                        "[--flush MiB,MiB,...] [--steps FILE] [--plugin-path DIRS]\n", argv[0]);
-        return 2;
+    int prc = ib_parse(argc, argv, &a);
+    if (prc) {
+        fputs(ib_usage, prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
     }
     for (int f = 0; f < a.n_flush; f++)
         max_flush = a.flush_mib[f] > max_flush ? a.flush_mib[f] : max_flush;

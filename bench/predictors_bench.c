@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bench_args.h"
+
 /* train_bench.c's data generation (make_data and the config and latency it draws), taken
  * whole so both benchmarks time the same rows; its main() is renamed out of the way. */
 #define main lp_train_bench_main
@@ -25,6 +27,7 @@
 
 #define PB_MAX_PREDICTORS 16
 #define PB_CHUNK 1024
+#define PB_MAX_RUNS 64
 
 typedef struct pb_args {
     size_t rows, predict_rows;
@@ -39,35 +42,66 @@ typedef struct pb_row {
     long long file_bytes;
 } pb_row;
 
+static void pb_usage(FILE *f)
+{
+    fprintf(f, "usage: predictors_bench [--rows N] [--runs N<=%d] [--predict-rows N>=%d] "
+               "[--plugin-path DIRS] [--dir DIR] NAME[:k=v,...] ...\n", PB_MAX_RUNS, PB_CHUNK);
+}
+
+/* As train_bench's parse_args: 1 for -h, -1 after the one-line error. --runs is capped
+ * rather than clamped later, so the table's "medians of N runs" is what ran; the batched
+ * timing needs at least one whole chunk of rows. */
 static int pb_parse(int argc, char **argv, pb_args *a)
 {
+    static const struct option longs[] = {
+        {"rows", required_argument, 0, 'r'},         {"runs", required_argument, 0, 'R'},
+        {"predict-rows", required_argument, 0, 'p'}, {"plugin-path", required_argument, 0, 'P'},
+        {"dir", required_argument, 0, 'd'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *me = "predictors_bench";
+    long long v;
+    int c;
     *a = (pb_args){.rows = 2000, .predict_rows = 100000, .runs = 3, .dir = "/tmp"};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--rows") && v)
-            a->rows = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--runs") && v)
-            a->runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--predict-rows") && v)
-            a->predict_rows = strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--plugin-path") && v)
-            a->plugin_path = argv[++i];
-        else if (!strcmp(argv[i], "--dir") && v)
-            a->dir = argv[++i];
-        else if (argv[i][0] != '-' && a->n_names < PB_MAX_PREDICTORS)
-            a->names[a->n_names++] = argv[i];
-        else
-            return -1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (bench_arg_long(me, "--rows", optarg, 1, BENCH_ARG_COUNT_MAX, &v))
+                return -1;
+            a->rows = (size_t)v;
+            break;
+        case 'R':
+            if (bench_arg_long(me, "--runs", optarg, 1, PB_MAX_RUNS, &v))
+                return -1;
+            a->runs = (int)v;
+            break;
+        case 'p':
+            if (bench_arg_long(me, "--predict-rows", optarg, PB_CHUNK, BENCH_ARG_COUNT_MAX, &v))
+                return -1;
+            a->predict_rows = (size_t)v;
+            break;
+        case 'P': a->plugin_path = optarg; break;
+        case 'd': a->dir = optarg; break;
+        case 'h': return 1;
+        default: bench_arg_bad_option(me, c, argv); return -1;
+        }
     }
-    return a->rows && a->runs > 0 && a->predict_rows >= PB_CHUNK && a->n_names ? 0 : -1;
+    for (; optind < argc && a->n_names < PB_MAX_PREDICTORS; optind++)
+        a->names[a->n_names++] = argv[optind];
+    if (!a->n_names)
+        fprintf(stderr, "%s: no predictor NAME given\n", me);
+    else if (optind < argc)
+        fprintf(stderr, "%s: at most %d predictor NAMEs, got '%s' after them\n", me,
+                PB_MAX_PREDICTORS, argv[optind]);
+    return a->n_names && optind == argc ? 0 : -1;
 }
 
 /* Trains --runs fresh instances; keeps the last one. */
 static int pb_train(const lp_plugin *pp, const char *opts, const pb_args *a, const lp_dataset *d,
                     lp_instance **keep, pb_row *row, lp_err *err)
 {
-    double secs[64];
-    int runs = a->runs < 64 ? a->runs : 64, rc = 0;
+    double secs[PB_MAX_RUNS];
+    int runs = a->runs < PB_MAX_RUNS ? a->runs : PB_MAX_RUNS, rc = 0;
     for (int i = 0; rc == 0 && i < runs; i++) {
         lp_instance *inst = NULL;
         lp_train_report rep;
@@ -95,8 +129,8 @@ static int pb_predict(lp_instance *inst, const pb_args *a, const lp_dataset *d, 
     const lp_predictor_ops *ops = lp_instance_ops(inst);
     size_t f = d->n_features, n = a->predict_rows / PB_CHUNK * PB_CHUNK, n1 = n / 10;
     float *x = malloc(PB_CHUNK * f * sizeof *x), *out = malloc(PB_CHUNK * sizeof *out);
-    double rb[64], r1[64];
-    int runs = a->runs < 64 ? a->runs : 64;
+    double rb[PB_MAX_RUNS], r1[PB_MAX_RUNS];
+    int runs = a->runs < PB_MAX_RUNS ? a->runs : PB_MAX_RUNS;
     int rc = x && out ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < PB_CHUNK; i++)
         memcpy(x + i * f, d->x + (i % d->n) * f, f * sizeof *x);
@@ -183,10 +217,10 @@ int main(int argc, char **argv)
     lp_err err = {0};
     lp_registry *reg = NULL;
     float *x = NULL, *y = NULL;
-    if (pb_parse(argc, argv, &a)) {
-        fprintf(stderr, "usage: predictors_bench [--rows N] [--runs N] [--predict-rows N>=%d] "
-                        "[--plugin-path DIRS] [--dir DIR] NAME[:k=v,...] ...\n", PB_CHUNK);
-        return 2;
+    int prc = pb_parse(argc, argv, &a);
+    if (prc) {
+        pb_usage(prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
     }
     int rc = lp_registry_open_default(&reg, a.plugin_path, &err);
     const lp_plugin *kp = rc ? NULL : lp_registry_find(reg, LP_KIND_KERNEL, "conv-bn-relu");

@@ -6,10 +6,13 @@
 #include <litepred/predictor.h>
 #include <litepred/space.h>
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bench_args.h"
 
 typedef struct bench_args {
     size_t rows, predict_rows;
@@ -17,29 +20,52 @@ typedef struct bench_args {
     const char *options, *plugin_path;
 } bench_args;
 
+static const char train_usage[] =
+    "usage: train_bench [--rows N] [--runs N] [--options k=v,...] [--predict-rows N] "
+    "[--plugin-path DIRS]\n";
+
+/* 1 for -h, -1 after the one-line error: main prints the usage for both, to stdout for help
+ * (asked for) and to stderr under the error. */
 static int parse_args(int argc, char **argv, bench_args *a)
 {
+    static const struct option longs[] = {
+        {"rows", required_argument, 0, 'r'},        {"runs", required_argument, 0, 'R'},
+        {"options", required_argument, 0, 'o'},     {"predict-rows", required_argument, 0, 'p'},
+        {"plugin-path", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *me = "train_bench";
+    long long v;
+    int c;
     *a = (bench_args){.rows = 2000, .predict_rows = 200000, .runs = 3, .options = "seed=1"};
-    for (int i = 1; i < argc; i++) {
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--rows") && v)
-            a->rows = strtoul(v, NULL, 10);
-        else if (!strcmp(argv[i], "--runs") && v)
-            a->runs = atoi(v);
-        else if (!strcmp(argv[i], "--options") && v)
-            a->options = v;
-        else if (!strcmp(argv[i], "--predict-rows") && v)
-            a->predict_rows = strtoul(v, NULL, 10);
-        else if (!strcmp(argv[i], "--plugin-path") && v)
-            a->plugin_path = v;
-        else {
-            fprintf(stderr, "usage: train_bench [--rows N] [--runs N] [--options k=v,...] "
-                            "[--predict-rows N] [--plugin-path DIRS]\n");
-            return -1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (bench_arg_long(me, "--rows", optarg, 1, BENCH_ARG_COUNT_MAX, &v))
+                return -1;
+            a->rows = (size_t)v;
+            break;
+        case 'R':
+            if (bench_arg_long(me, "--runs", optarg, 1, INT_MAX, &v))
+                return -1;
+            a->runs = (int)v;
+            break;
+        case 'p':
+            if (bench_arg_long(me, "--predict-rows", optarg, 1, BENCH_ARG_COUNT_MAX, &v))
+                return -1;
+            a->predict_rows = (size_t)v;
+            break;
+        case 'o': a->options = optarg; break;
+        case 'P': a->plugin_path = optarg; break;
+        case 'h': return 1;
+        default: bench_arg_bad_option(me, c, argv); return -1;
         }
-        i++;
     }
-    return a->rows && a->runs > 0 ? 0 : -1;
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", me, argv[optind]);
+        return -1;
+    }
+    return 0;
 }
 
 static int pick(lp_rng *rng, const int *v, int n)
@@ -174,8 +200,11 @@ int main(int argc, char **argv)
     lp_registry *reg = NULL;
     lp_instance *inst = NULL;
     float *x = NULL, *y = NULL;
-    if (parse_args(argc, argv, &a))
-        return 2;
+    int prc = parse_args(argc, argv, &a);
+    if (prc) {
+        fputs(train_usage, prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
+    }
     int rc = lp_registry_open_default(&reg, a.plugin_path, &err);
     const lp_plugin *kp = rc ? NULL : lp_registry_find(reg, LP_KIND_KERNEL, "conv-bn-relu");
     const lp_plugin *pp = rc ? NULL : lp_registry_find(reg, LP_KIND_PREDICTOR, "mlp");

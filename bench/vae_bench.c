@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_args.h"
+
 #define MAX_KERNELS 16
 
 typedef struct bench_opts {
@@ -302,50 +304,86 @@ static int bench_kernel(lp_registry *reg, const bench_opts *bo, const char *kern
     return rc;
 }
 
-static void usage(void)
+static const char vae_usage[] =
+    "usage: vae_bench [--kernel K]... [--models N] [--samples N] [--test-share F]\n"
+    "                 [--seed S] [--bins B] [--cache DIR] [--dump DIR]\n"
+    "                 [--options K=V,...]\n";
+
+/* The numeric options of parse (c is their getopt val): a bad value stops here, not after the
+ * prior is built and a VAE trained. */
+static int parse_number(int c, const char *v, bench_opts *bo)
 {
-    fprintf(stderr, "usage: vae_bench [--kernel K]... [--models N] [--samples N] [--test-share F]\n"
-                    "                 [--seed S] [--bins B] [--cache DIR] [--dump DIR]\n"
-                    "                 [--options K=V,...]\n");
-    exit(2);
+    const char *me = "vae_bench";
+    long long n;
+    switch (c) {
+    case 'm':
+    case 'n':
+        if (bench_arg_long(me, c == 'm' ? "--models" : "--samples", v, 1, BENCH_ARG_COUNT_MAX, &n))
+            return -1;
+        *(c == 'm' ? &bo->models : &bo->samples) = (size_t)n;
+        return 0;
+    case 't': return bench_arg_double(me, "--test-share", v, 0, 1, &bo->test_share);
+    case 'S': return bench_arg_u64(me, "--seed", v, &bo->seed);
+    case 'b': return bench_arg_double(me, "--bins", v, 0.01, 100, &bo->bins);
+    default: return -1;
+    }
 }
 
-static void parse(int argc, char **argv, bench_opts *bo)
+/* As train_bench's parse_args: 1 for -h, -1 after the one-line error. */
+static int parse(int argc, char **argv, bench_opts *bo)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            usage();
-        if (!strcmp(a, "--kernel") && bo->n_kernels < MAX_KERNELS)
-            bo->kernels[bo->n_kernels++] = v;
-        else if (!strcmp(a, "--models"))
-            bo->models = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--samples"))
-            bo->samples = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--test-share"))
-            bo->test_share = atof(v);
-        else if (!strcmp(a, "--seed"))
-            bo->seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--bins"))
-            bo->bins = atof(v);
-        else if (!strcmp(a, "--cache"))
-            bo->cache = v;
-        else if (!strcmp(a, "--dump"))
-            bo->dump = v;
-        else if (!strcmp(a, "--options")) {
+    static const struct option longs[] = {
+        {"kernel", required_argument, 0, 'k'},  {"models", required_argument, 0, 'm'},
+        {"samples", required_argument, 0, 'n'}, {"test-share", required_argument, 0, 't'},
+        {"seed", required_argument, 0, 'S'},    {"bins", required_argument, 0, 'b'},
+        {"cache", required_argument, 0, 'c'},   {"dump", required_argument, 0, 'd'},
+        {"options", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (bo->n_kernels == MAX_KERNELS) {
+                fprintf(stderr, "vae_bench: --kernel given more than %d times\n", MAX_KERNELS);
+                return -1;
+            }
+            bo->kernels[bo->n_kernels++] = optarg;
+            break;
+        case 'm':
+        case 'n':
+        case 't':
+        case 'S':
+        case 'b':
+            if (parse_number(c, optarg, bo))
+                return -1;
+            break;
+        case 'c': bo->cache = optarg; break;
+        case 'd': bo->dump = optarg; break;
+        case 'o': {
             size_t len = strlen(bo->options);
-            snprintf(bo->options + len, sizeof bo->options - len, "%s%s", len ? "," : "", v);
+            snprintf(bo->options + len, sizeof bo->options - len, "%s%s", len ? "," : "", optarg);
+            break;
         }
-        else
-            usage();
-        i++;
+        case 'h': return 1;
+        default: bench_arg_bad_option("vae_bench", c, argv); return -1;
+        }
     }
+    if (optind < argc) {
+        fprintf(stderr, "vae_bench: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     bench_opts bo = {.models = 100, .samples = 10000, .test_share = 0.2, .seed = 1, .bins = 2};
-    parse(argc, argv, &bo);
+    int prc = parse(argc, argv, &bo);
+    if (prc) {
+        fputs(vae_usage, prc > 0 ? stdout : stderr);
+        return prc > 0 ? 0 : 2;
+    }
     if (!bo.n_kernels) {
         bo.kernels[0] = "conv-bn-relu";
         bo.kernels[1] = "dwconv-bn-relu";
