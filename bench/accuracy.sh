@@ -14,6 +14,8 @@
 #   --calibrate N  also measure N more models per space and report calibrated tables (default 0)
 #   --out DIR      results root (default bench/results/accuracy); one sub-directory per platform
 #                  (+ -cCOUNT-eEPOCHS-mMODELS when the counts are not the files')
+#   --table        measure nothing: print the README table (one row per finished platform under
+#                  --out, or per PLATFORM given) from the build.out / evaluate.out files there
 # Per platform: build.yaml and evaluate.yaml as run, build.out / evaluate.out (the tables),
 # pool/ (the predictors), report/ (report.md, models.csv, kernels per space), summary.md.
 # Interrupted runs resume from the store. Smaller counts give a quick, clearly labelled figure.
@@ -21,7 +23,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bench_name=accuracy
 argv=("$@")
-store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=()
+store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=() table=0
 while [ $# -gt 0 ]; do
     case $1 in
     -h|--help) bench_usage "$0"; exit 0 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --models) models=${2:-}; shift 2 || bench_die "--models needs a number" ;;
     --calibrate) calibrate=${2:-}; shift 2 || bench_die "--calibrate needs a number" ;;
     --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
+    --table) table=1; shift ;;
     -*) bench_die "unknown option '$1' (see --help)" ;;
     *) platforms+=("$1"); shift ;;
     esac
@@ -38,6 +41,38 @@ done
 for v in "$count" "$epochs" "$models" "$calibrate"; do
     case $v in *[!0-9]*) bench_die "counts are positive integers, not '$v'" ;; esac
 done
+case $out in /*) ;; *) out=$bench_root/$out ;; esac
+
+# One row per platform directory: samples of the two major kernel types, their kernel-level
+# +-10% on configs the predictors never saw, and the "all" rows of the raw and calibrated
+# model tables (+-10% / +-5% / RMSPE). Reads the tables litepred printed, nothing else.
+print_table() { # dir...
+    echo "| platform | conv / dwconv configs | kernel +-10% conv / dwconv | models | raw +-10% / +-5% / RMSPE | calibrated +-10% / +-5% / RMSPE |"
+    echo "|---|---|---|---:|---|---|"
+    local d
+    for d in "$@"; do
+        [ -s "$d/evaluate.out" ] || { echo "accuracy: $d has no evaluate.out (not finished?)" >&2; continue; }
+        awk -v p="$(basename "$d")" '
+            FNR == 1 { file++ }
+            file == 1 && $1 == "conv-bn-relu" { cs = $2 }
+            file == 1 && $1 == "dwconv-bn-relu" { ds = $2 }
+            file == 2 && /^calibrated/ { cal = 1 }
+            file == 2 && /^kernel level/ { kl = 1 }
+            file == 2 && $1 == "all" && !cal { raw = $6 " / " $5 " / " $4; n = $2 }
+            file == 2 && $1 == "all" && cal && !kl { calr = $7 " / " $6 " / " $5 }
+            file == 2 && kl && $1 == "conv-bn-relu" { kc = $6 }
+            file == 2 && kl && $1 == "dwconv-bn-relu" { kd = $6 }
+            END { printf "| %s | %s / %s | %s / %s | %s | %s | %s |\n", p, cs, ds, kc, kd, n, raw,
+                         (calr == "" ? "-" : calr) }' "$d/build.out" "$d/evaluate.out"
+    done
+}
+if [ "$table" = 1 ]; then
+    dirs=()
+    for p in "${platforms[@]}"; do dirs+=("$out/$p"); done
+    [ ${#dirs[@]} -gt 0 ] || for d in "$out"/*/; do dirs+=("${d%/}"); done
+    print_table "${dirs[@]}"
+    exit 0
+fi
 [ ${#platforms[@]} -gt 0 ] || bench_die "no PLATFORM given (see --help)"
 for p in "${platforms[@]}"; do
     for kind in build evaluate; do
@@ -46,7 +81,6 @@ for p in "${platforms[@]}"; do
 done
 [ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
 case $store in ''|/*) ;; *) store=$bench_root/$store ;; esac
-case $out in /*) ;; *) out=$bench_root/$out ;; esac
 
 # Rewrites one top-level "key: value" line of a pipeline file; dies if the key is missing,
 # so a renamed key cannot silently leave the committed value in place.
