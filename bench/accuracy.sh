@@ -43,26 +43,27 @@ for v in "$count" "$epochs" "$models" "$calibrate"; do
 done
 case $out in /*) ;; *) out=$bench_root/$out ;; esac
 
-# One row per platform directory: samples of the two major kernel types, their kernel-level
+# One row per platform directory: samples of the two major kernel types, their training
+# seconds (350 epochs on the 80% not held out for validation, one core), their kernel-level
 # +-10% on configs the predictors never saw, and the "all" rows of the raw and calibrated
 # model tables (+-10% / +-5% / RMSPE). Reads the tables litepred printed, nothing else.
 print_table() { # dir...
-    echo "| platform | conv / dwconv configs | kernel +-10% conv / dwconv | models | raw +-10% / +-5% / RMSPE | calibrated +-10% / +-5% / RMSPE |"
-    echo "|---|---|---|---:|---|---|"
+    echo "| platform | conv / dwconv configs | train conv / dwconv (s) | kernel +-10% conv / dwconv | models | raw +-10% / +-5% / RMSPE | calibrated +-10% / +-5% / RMSPE |"
+    echo "|---|---|---|---|---:|---|---|"
     local d
     for d in "$@"; do
         [ -s "$d/evaluate.out" ] || { echo "accuracy: $d has no evaluate.out (not finished?)" >&2; continue; }
         awk -v p="$(basename "$d")" '
             FNR == 1 { file++ }
-            file == 1 && $1 == "conv-bn-relu" { cs = $2 }
-            file == 1 && $1 == "dwconv-bn-relu" { ds = $2 }
+            file == 1 && $1 == "conv-bn-relu" { cs = $2; ct = $4 }
+            file == 1 && $1 == "dwconv-bn-relu" { ds = $2; dt = $4 }
             file == 2 && /^calibrated/ { cal = 1 }
             file == 2 && /^kernel level/ { kl = 1 }
             file == 2 && $1 == "all" && !cal { raw = $6 " / " $5 " / " $4; n = $2 }
             file == 2 && $1 == "all" && cal && !kl { calr = $7 " / " $6 " / " $5 }
             file == 2 && kl && $1 == "conv-bn-relu" { kc = $6 }
             file == 2 && kl && $1 == "dwconv-bn-relu" { kd = $6 }
-            END { printf "| %s | %s / %s | %s / %s | %s | %s | %s |\n", p, cs, ds, kc, kd, n, raw,
+            END { printf "| %s | %s / %s | %s / %s | %s / %s | %s | %s | %s |\n", p, cs, ds, ct, dt, kc, kd, n, raw,
                          (calr == "" ? "-" : calr) }' "$d/build.out" "$d/evaluate.out"
     done
 }
