@@ -75,8 +75,7 @@ run_file() {
 }
 
 mkdir -p "$out"
-load_before=$(bench_loadavg)
-bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+bench_mark_start
 if [ $build = 1 ]; then
     bench_note "building the pool (build-pool-all.yaml, build-pool-all-minor.yaml)"
     lp run configs/pipelines/build-pool-all.yaml >"$out/build-pool.log" 2>&1 ||

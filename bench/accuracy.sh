@@ -22,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bench_name=accuracy
-argv=("$@")
+bench_cmdline=$(bench_cmdline_of "$0" "$@")
 store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=() table=0
 while [ $# -gt 0 ]; do
     case $1 in
@@ -80,7 +80,7 @@ for p in "${platforms[@]}"; do
         [ -f "configs/pipelines/$kind-$p.yaml" ] || bench_die "no configs/pipelines/$kind-$p.yaml"
     done
 done
-[ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+bench_need_litepred
 case $store in ''|/*) ;; *) store=$bench_root/$store ;; esac
 
 # Rewrites one top-level "key: value" line of a pipeline file; dies if the key is missing,
@@ -115,18 +115,18 @@ run_platform() { # platform
     {
         echo "# accuracy from scratch: $p"
         echo
-        echo "command: bash bench/accuracy.sh $(printf '%q ' "${argv[@]}")"
+        echo "command: $bench_cmdline"
         echo "pipelines: configs/pipelines/build-$p.yaml, evaluate-$p.yaml (store, pool, report rewritten; build.yaml, evaluate.yaml here)"
         echo "store: $db"
-        echo "date: $(date -u '+%F %T UTC'); cpu:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-        echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "date: $(date -u '+%F %T UTC'); cpu: $(bench_cpu_model)"
+        echo "load before: $(bench_loadavg)"
     } > "$dir/summary.md"
     local t0=$SECONDS
     lp run "$dir/build.yaml" > "$dir/build.out" 2> >(tee "$dir/build.log" >&2)
     local t1=$SECONDS
     lp run "$dir/evaluate.yaml" > "$dir/evaluate.out" 2> >(tee "$dir/evaluate.log" >&2)
     {
-        echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); wall: build $((t1 - t0)) s, evaluate $((SECONDS - t1)) s"
+        echo "load after: $(bench_loadavg); wall: build $((t1 - t0)) s, evaluate $((SECONDS - t1)) s"
         echo
         echo '```'
         cat "$dir/build.out" "$dir/evaluate.out"

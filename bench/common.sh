@@ -15,9 +15,14 @@ case $LITEPRED in /*) ;; *) LITEPRED=$bench_root/$LITEPRED ;; esac
 
 bench_die() { echo "$bench_name: $*" >&2; exit 2; }
 
+# Dies unless $LITEPRED is an executable, saying how to get one.
+bench_need_litepred() {
+    [ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+}
+
 # Installs sqlite3 (the CLI; the library is a build dependency) only if missing.
 bench_need_tools() {
-    [ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+    bench_need_litepred
     command -v awk >/dev/null || bench_die "awk is required"
     if ! command -v sqlite3 >/dev/null; then
         echo "$bench_name: installing sqlite3" >&2
@@ -158,6 +163,11 @@ bench_begin_run() {
     trap 'rm -rf "$work"' EXIT
     bench_failures=$work/failures
     : >"$bench_failures"
+    bench_mark_start
+}
+
+# Records the load and start time that bench_header prints (load_before, bench_started).
+bench_mark_start() {
     load_before=$(bench_loadavg)
     bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 }

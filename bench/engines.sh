@@ -73,8 +73,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 status=$work/status   # repeat|platform|type|config|state|message
 : >"$status"
-load_before=$(bench_loadavg)
-bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+bench_mark_start
 n_cfg=$(printf '%s\n' "$configs" | wc -l)
 bench_note "engines: ${#platforms[@]} platforms x $n_cfg configs x $repeats launches"
 

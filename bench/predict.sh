@@ -37,11 +37,10 @@ for v in "$runs" "$n"; do
     case $v in ''|*[!0-9]*|0) bench_die "--runs and -n are positive integers, not '$v'" ;; esac
 done
 [ -d "$pool/$platform" ] || bench_die "no pool directory $pool/$platform"
-[ -x "$LITEPRED" ] || bench_die "no litepred binary at $LITEPRED (run 'bash scripts/main.sh', or set LITEPRED)"
+bench_need_litepred
 source bench/openblas.sh
 mkdir -p "$out"
-load_before=$(bench_loadavg)
-bench_started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+bench_mark_start
 : >"$out/runs.txt"
 for ((i = 1; i <= runs; i++)); do
     # stdout (one line per model) is not needed; the timing line goes to stderr
