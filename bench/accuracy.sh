@@ -14,6 +14,9 @@
 #   --calibrate N  also measure N more models per space and report calibrated tables (default 0)
 #   --out DIR      results root (default bench/results/accuracy); one sub-directory per platform
 #                  (+ -cCOUNT-eEPOCHS-mMODELS when the counts are not the files')
+#   --pool-from D  build nothing: evaluate the pools an earlier run left in D/PLATFORM/pool
+#                  (with an empty --store this re-measures the models only, e.g. on a quiet
+#                  machine, against predictors that stay fixed)
 #   --table        measure nothing: print the README table (one row per finished platform under
 #                  --out, or per PLATFORM given) from the build.out / evaluate.out files there
 # Per platform: build.yaml and evaluate.yaml as run, build.out / evaluate.out (the tables),
@@ -23,7 +26,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 bench_name=accuracy
 bench_cmdline=$(bench_cmdline_of "$0" "$@")
-store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=() table=0
+store= count= epochs= models= calibrate=0 out=bench/results/accuracy platforms=() table=0 pool_from=
 while [ $# -gt 0 ]; do
     case $1 in
     -h|--help) bench_usage "$0"; exit 0 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --models) models=${2:-}; shift 2 || bench_die "--models needs a number" ;;
     --calibrate) calibrate=${2:-}; shift 2 || bench_die "--calibrate needs a number" ;;
     --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
+    --pool-from) pool_from=${2:-}; shift 2 || bench_die "--pool-from needs a directory" ;;
     --table) table=1; shift ;;
     -*) bench_die "unknown option '$1' (see --help)" ;;
     *) platforms+=("$1"); shift ;;
@@ -42,6 +46,10 @@ for v in "$count" "$epochs" "$models" "$calibrate"; do
     case $v in *[!0-9]*) bench_die "counts are positive integers, not '$v'" ;; esac
 done
 case $out in /*) ;; *) out=$bench_root/$out ;; esac
+case $pool_from in ''|/*) ;; *) pool_from=$bench_root/$pool_from ;; esac
+[ -z "$pool_from" ] || [ -z "$count$epochs" ] || bench_die "--pool-from builds nothing: --count/--epochs do not apply"
+[ -z "$pool_from" ] || [ "$(realpath -m "$pool_from")" != "$(realpath -m "$out")" ] ||
+    bench_die "--pool-from $pool_from is also --out: give another --out (the earlier run's files would be overwritten)"
 
 # One row per platform directory: samples of the two major kernel types, their training
 # seconds (350 epochs on the 80% not held out for validation, one core), their kernel-level
@@ -53,8 +61,10 @@ print_table() { # dir...
     local d
     for d in "$@"; do
         [ -s "$d/evaluate.out" ] || { echo "accuracy: $d has no evaluate.out (not finished?)" >&2; continue; }
+        local b=$d/build.out
+        [ -s "$b" ] || b=/dev/null # --pool-from: no build here, its cells print empty
         awk -v p="$(basename "$d")" '
-            FNR == 1 { file++ }
+            FNR == 1 { file = (FILENAME ~ /build\.out$/ ? 1 : 2) }
             file == 1 && $1 == "conv-bn-relu" { cs = $2; ct = $4 }
             file == 1 && $1 == "dwconv-bn-relu" { ds = $2; dt = $4 }
             file == 2 && /^calibrated/ { cal = 1 }
@@ -64,7 +74,7 @@ print_table() { # dir...
             file == 2 && kl && $1 == "conv-bn-relu" { kc = $6 }
             file == 2 && kl && $1 == "dwconv-bn-relu" { kd = $6 }
             END { printf "| %s | %s / %s | %s / %s | %s / %s | %s | %s | %s |\n", p, cs, ds, ct, dt, kc, kd, n, raw,
-                         (calr == "" ? "-" : calr) }' "$d/build.out" "$d/evaluate.out"
+                         (calr == "" ? "-" : calr) }' "$b" "$d/evaluate.out"
     done
 }
 if [ "$table" = 1 ]; then
@@ -79,6 +89,8 @@ for p in "${platforms[@]}"; do
     for kind in build evaluate; do
         [ -f "configs/pipelines/$kind-$p.yaml" ] || bench_die "no configs/pipelines/$kind-$p.yaml"
     done
+    [ -z "$pool_from" ] || [ -d "$pool_from/$p/pool/$p" ] ||
+        bench_die "--pool-from: no $pool_from/$p/pool/$p (predictors of an earlier run)"
 done
 bench_need_litepred
 case $store in ''|/*) ;; *) store=$bench_root/$store ;; esac
@@ -107,6 +119,10 @@ run_platform() { # platform
         set_key "$f" store "$db"
         set_key "$f" pool "$dir/pool"
     done
+    if [ -n "$pool_from" ]; then
+        rm "$dir/build.yaml"
+        set_key "$dir/evaluate.yaml" pool "$pool_from/$p/pool"
+    fi
     set_key "$dir/evaluate.yaml" report "$dir/report"
     [ -z "$count" ] || set_field "$dir/build.yaml" count "$count"
     [ -z "$epochs" ] || set_field "$dir/build.yaml" epochs "$epochs"
@@ -116,20 +132,25 @@ run_platform() { # platform
         echo "# accuracy from scratch: $p"
         echo
         echo "command: $bench_cmdline"
-        echo "pipelines: configs/pipelines/build-$p.yaml, evaluate-$p.yaml (store, pool, report rewritten; build.yaml, evaluate.yaml here)"
+        if [ -n "$pool_from" ]; then
+            echo "pipelines: configs/pipelines/evaluate-$p.yaml (store, pool, report rewritten; evaluate.yaml here); nothing built: predictors from $pool_from/$p/pool"
+        else
+            echo "pipelines: configs/pipelines/build-$p.yaml, evaluate-$p.yaml (store, pool, report rewritten; build.yaml, evaluate.yaml here)"
+        fi
         echo "store: $db"
         echo "date: $(date -u '+%F %T UTC'); cpu: $(bench_cpu_model)"
         echo "load before: $(bench_loadavg)"
     } > "$dir/summary.md"
     local t0=$SECONDS
-    lp run "$dir/build.yaml" > "$dir/build.out" 2> >(tee "$dir/build.log" >&2)
+    [ -n "$pool_from" ] || lp run "$dir/build.yaml" > "$dir/build.out" 2> >(tee "$dir/build.log" >&2)
     local t1=$SECONDS
     lp run "$dir/evaluate.yaml" > "$dir/evaluate.out" 2> >(tee "$dir/evaluate.log" >&2)
     {
         echo "load after: $(bench_loadavg); wall: build $((t1 - t0)) s, evaluate $((SECONDS - t1)) s"
         echo
         echo '```'
-        cat "$dir/build.out" "$dir/evaluate.out"
+        [ -n "$pool_from" ] || cat "$dir/build.out"
+        cat "$dir/evaluate.out"
         echo '```'
     } >> "$dir/summary.md"
     echo "accuracy: $p done: $dir/summary.md" >&2
