@@ -130,8 +130,11 @@ bench_measure() {
 }
 
 # The options of the measuring benchmarks: FLAG N (a count, into $count), --quick (count =
-# QUICK, quick=1), --seed S, --spaces L, --out DIR, -h, and platform names (into platforms).
-# The caller sets the defaults of count, seed, spaces and out first.
+# QUICK, quick=1; QUICK "-": no --quick), --seed S, --spaces L, --out DIR, -h, and platform
+# names (into platforms). The caller sets the defaults of count, seed, spaces and out first.
+# A script with more options defines bench_extra_opt, called with the remaining words when
+# an option is not one of these: it sets what it knows and bench_took to the number of
+# words it used (left 0: an unknown option).
 # Usage: bench_parse_run_args FLAG QUICK "$@"
 bench_parse_run_args() {
     local flag=$1 quick_count=$2
@@ -140,13 +143,17 @@ bench_parse_run_args() {
     platforms=()
     while [ $# -gt 0 ]; do
         case $1 in
-        "$flag") count=${2:?$flag needs a number}; shift 2 ;;
-        --quick) quick=1; count=$quick_count; shift ;;
-        --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-        --spaces) spaces=${2:?--spaces needs a list}; shift 2 ;;
-        --out) out=${2:?--out needs a directory}; shift 2 ;;
+        "$flag") count=${2:-}; shift 2 || bench_die "$flag needs a number" ;;
+        --quick) [ "$quick_count" != - ] || bench_die "unknown option '$1' (see --help)"
+                 quick=1; count=$quick_count; shift ;;
+        --seed) seed=${2:-}; shift 2 || bench_die "--seed needs a number" ;;
+        --spaces) spaces=${2:-}; shift 2 || bench_die "--spaces needs a list" ;;
+        --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
         -h|--help) bench_usage "$0"; exit 0 ;;
-        -*) bench_die "unknown option '$1' (see --help)" ;;
+        -*) bench_took=0
+            ! declare -F bench_extra_opt >/dev/null || bench_extra_opt "$@"
+            [ "$bench_took" -gt 0 ] || bench_die "unknown option '$1' (see --help)"
+            shift "$bench_took" ;;
         *) platforms+=("$1"); shift ;;
         esac
     done

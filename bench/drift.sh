@@ -29,24 +29,16 @@ bench_argv=("$@")
 source "$(dirname "$0")/common.sh"
 bench_cmdline=$(bench_cmdline_of "$0" "${bench_argv[@]}")
 
-store= now= count=15 seed=11 kernels=0 out=bench/results/drift platforms=()
+store= now= count=15 seed=11 kernels=0 out=bench/results/drift
 spaces=ofa-mbv3-w1.0,ofa-proxyless,ofa-resnet,bignas,fbnetv3,autoformer-tiny
-while [ $# -gt 0 ]; do
+bench_extra_opt() {
     case $1 in
-    -h|--help) bench_usage "$0"; exit 0 ;;
-    --store) store=${2:-}; shift 2 || bench_die "--store needs a file" ;;
-    --now) now=${2:-}; shift 2 || bench_die "--now needs a file" ;;
-    -n) count=${2:-}; shift 2 || bench_die "-n needs a number" ;;
-    --seed) seed=${2:-}; shift 2 || bench_die "--seed needs a number" ;;
-    --spaces) spaces=${2:-}; shift 2 || bench_die "--spaces needs a list" ;;
-    --kernels) kernels=1; shift ;;
-    --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
-    -*) bench_die "unknown option '$1' (see --help)" ;;
-    *) platforms+=("$1"); shift ;;
+    --store) [ $# -ge 2 ] || bench_die "--store needs a file"; store=$2; bench_took=2 ;;
+    --now) [ $# -ge 2 ] || bench_die "--now needs a file"; now=$2; bench_took=2 ;;
+    --kernels) kernels=1; bench_took=1 ;;
     esac
-done
-case $count in ''|*[!0-9]*|0) bench_die "-n needs a positive integer, not '$count'" ;; esac
-case $seed in ''|*[!0-9]*) bench_die "--seed needs a non-negative integer, not '$seed'" ;; esac
+}
+bench_parse_run_args -n - "$@"
 [ -n "$store" ] || bench_die "--store is required (see --help)"
 [ -f "$store" ] || bench_die "no store $store"
 [ -z "$now" ] || [ -f "$now" ] || bench_die "no store $now"

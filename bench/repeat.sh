@@ -21,22 +21,14 @@ bench_argv=("$@")
 source "$(dirname "$0")/common.sh"
 bench_cmdline=$(bench_cmdline_of "$0" "${bench_argv[@]}")
 
-count=10 seed=11 launches= out= platforms=()
+count=10 seed=11 launches= out=
 spaces=ofa-mbv3-w1.0,ofa-proxyless,ofa-resnet,bignas,fbnetv3,autoformer-tiny
-while [ $# -gt 0 ]; do
+bench_extra_opt() {
     case $1 in
-    -h|--help) bench_usage "$0"; exit 0 ;;
-    -n) count=${2:-}; shift 2 || bench_die "-n needs a number" ;;
-    --seed) seed=${2:-}; shift 2 || bench_die "--seed needs a number" ;;
-    --spaces) spaces=${2:-}; shift 2 || bench_die "--spaces needs a list" ;;
-    --launches) launches=${2:-}; shift 2 || bench_die "--launches needs a number" ;;
-    --out) out=${2:-}; shift 2 || bench_die "--out needs a directory" ;;
-    -*) bench_die "unknown option '$1' (see --help)" ;;
-    *) platforms+=("$1"); shift ;;
+    --launches) [ $# -ge 2 ] || bench_die "--launches needs a number"; launches=$2; bench_took=2 ;;
     esac
-done
-case $count in ''|*[!0-9]*|0) bench_die "-n needs a positive integer, not '$count'" ;; esac
-case $seed in ''|*[!0-9]*) bench_die "--seed needs a non-negative integer, not '$seed'" ;; esac
+}
+bench_parse_run_args -n - "$@"
 case $launches in '') ;; *[!0-9]*|0) bench_die "--launches needs a positive integer, not '$launches'" ;; esac
 [ ${#platforms[@]} -gt 0 ] || bench_die "no PLATFORM given (see --help)"
 bench_check_platforms "${platforms[@]}"
