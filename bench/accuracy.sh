@@ -109,20 +109,22 @@ set_field() { # file key value
 }
 
 run_platform() { # platform
-    local p=$1 dir=$out/$1 db
+    local p=$1 dir=$out/$1 db pool files f
     [ -z "$count$epochs$models" ] || dir=$out/$p-c${count:-file}-e${epochs:-file}-m${models:-file}
     mkdir -p "$dir"
     db=${store:-$dir/litepred.db}
-    cp "configs/pipelines/build-$p.yaml" "$dir/build.yaml"
+    pool=${pool_from:+$pool_from/$p/pool}
+    pool=${pool:-$dir/pool}
+    files=("$dir/evaluate.yaml")
     cp "configs/pipelines/evaluate-$p.yaml" "$dir/evaluate.yaml"
-    for f in "$dir/build.yaml" "$dir/evaluate.yaml"; do
-        set_key "$f" store "$db"
-        set_key "$f" pool "$dir/pool"
-    done
-    if [ -n "$pool_from" ]; then
-        rm "$dir/build.yaml"
-        set_key "$dir/evaluate.yaml" pool "$pool_from/$p/pool"
+    if [ -z "$pool_from" ]; then
+        cp "configs/pipelines/build-$p.yaml" "$dir/build.yaml"
+        files+=("$dir/build.yaml")
     fi
+    for f in "${files[@]}"; do
+        set_key "$f" store "$db"
+        set_key "$f" pool "$pool"
+    done
     set_key "$dir/evaluate.yaml" report "$dir/report"
     [ -z "$count" ] || set_field "$dir/build.yaml" count "$count"
     [ -z "$epochs" ] || set_field "$dir/build.yaml" epochs "$epochs"

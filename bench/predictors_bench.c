@@ -31,7 +31,7 @@
 
 typedef struct pb_args {
     size_t rows, predict_rows;
-    int runs;
+    int runs; /* 1..PB_MAX_RUNS (pb_parse refuses more): the per-run arrays are that long */
     const char *plugin_path, *dir;
     const char *names[PB_MAX_PREDICTORS];
     size_t n_names;
@@ -101,7 +101,7 @@ static int pb_train(const lp_plugin *pp, const char *opts, const pb_args *a, con
                     lp_instance **keep, pb_row *row, lp_err *err)
 {
     double secs[PB_MAX_RUNS];
-    int runs = a->runs < PB_MAX_RUNS ? a->runs : PB_MAX_RUNS, rc = 0;
+    int runs = a->runs, rc = 0;
     for (int i = 0; rc == 0 && i < runs; i++) {
         lp_instance *inst = NULL;
         lp_train_report rep;
@@ -130,7 +130,7 @@ static int pb_predict(lp_instance *inst, const pb_args *a, const lp_dataset *d, 
     size_t f = d->n_features, n = a->predict_rows / PB_CHUNK * PB_CHUNK, n1 = n / 10;
     float *x = malloc(PB_CHUNK * f * sizeof *x), *out = malloc(PB_CHUNK * sizeof *out);
     double rb[PB_MAX_RUNS], r1[PB_MAX_RUNS];
-    int runs = a->runs < PB_MAX_RUNS ? a->runs : PB_MAX_RUNS;
+    int runs = a->runs;
     int rc = x && out ? 0 : lp_err_set(err, LP_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < PB_CHUNK; i++)
         memcpy(x + i * f, d->x + (i % d->n) * f, f * sizeof *x);
